@@ -1,0 +1,145 @@
+"""Trainer callbacks (stable-baselines3's template: public ``on_x`` calls overridable ``_on_x``).
+
+A callback sees the :class:`~modalprompt.core.trainer.Trainer` and may set
+``trainer.should_stop = True`` to end training after the current step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modalprompt.core.trainer import Trainer
+
+__all__ = ["Callback", "MetricsLogger", "ProgressBar", "LambdaCallback"]
+
+
+class Callback:
+    """Base class; override the underscored hooks you need."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._on_fit_start(trainer)
+
+    def on_step_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        self._on_step_end(trainer, logs)
+
+    def on_evaluate(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        self._on_evaluate(trainer, metrics)
+
+    def on_epoch_end(self, trainer: Trainer) -> None:
+        self._on_epoch_end(trainer)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        self._on_fit_end(trainer)
+
+    def _on_fit_start(self, trainer: Trainer) -> None: ...
+    def _on_step_end(self, trainer: Trainer, logs: dict[str, Any]) -> None: ...
+    def _on_evaluate(self, trainer: Trainer, metrics: dict[str, float]) -> None: ...
+    def _on_epoch_end(self, trainer: Trainer) -> None: ...
+    def _on_fit_end(self, trainer: Trainer) -> None: ...
+
+
+class LambdaCallback(Callback):
+    """Callback from plain functions: ``LambdaCallback(on_step_end=lambda trainer, logs: ...)``."""
+
+    def __init__(self, **hooks: Any) -> None:
+        valid = {"on_fit_start", "on_step_end", "on_evaluate", "on_epoch_end", "on_fit_end"}
+        unknown = set(hooks) - valid
+        if unknown:
+            raise ValueError(
+                f"LambdaCallback: unknown hook(s) {sorted(unknown)}; valid: {sorted(valid)}"
+            )
+        self.hooks = hooks
+
+    def _on_fit_start(self, trainer):
+        self.hooks.get("on_fit_start", lambda t: None)(trainer)
+
+    def _on_step_end(self, trainer, logs):
+        self.hooks.get("on_step_end", lambda t, l: None)(trainer, logs)
+
+    def _on_evaluate(self, trainer, metrics):
+        self.hooks.get("on_evaluate", lambda t, m: None)(trainer, metrics)
+
+    def _on_epoch_end(self, trainer):
+        self.hooks.get("on_epoch_end", lambda t: None)(trainer)
+
+    def _on_fit_end(self, trainer):
+        self.hooks.get("on_fit_end", lambda t: None)(trainer)
+
+
+class MetricsLogger(Callback):
+    """Appends every training log and evaluation to ``<output_dir>/metrics.jsonl`` (and to
+    TensorBoard when it is installed); only on the main process."""
+
+    def __init__(self, output_dir: str | Path, tensorboard: bool = True) -> None:
+        self.path = Path(output_dir) / "metrics.jsonl"
+        self.want_tensorboard = tensorboard
+        self.writer = None
+
+    def _on_fit_start(self, trainer):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.want_tensorboard and self.writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                return
+            self.writer = SummaryWriter(str(self.path.parent / "tensorboard"))
+
+    def _write(self, record: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if isinstance(value, int | float) and key not in ("step", "epoch"):
+                    self.writer.add_scalar(f"{record['split']}/{key}", value, record["step"])
+
+    def _on_step_end(self, trainer, logs):
+        if "loss" in logs:
+            self._write({"split": "train", **logs})
+
+    def _on_evaluate(self, trainer, metrics):
+        self._write(
+            {
+                "split": "eval",
+                "step": trainer.state.global_step,
+                "epoch": trainer.state.epoch,
+                **metrics,
+            }
+        )
+
+    def _on_fit_end(self, trainer):
+        if self.writer is not None:
+            self.writer.flush()
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over optimizer steps, shown only on a terminal (and the main process)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def _on_fit_start(self, trainer):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=trainer.total_steps,
+            initial=trainer.state.global_step,
+            unit="step",
+            disable=not self.enabled or not sys.stderr.isatty(),
+            leave=False,
+        )
+
+    def _on_step_end(self, trainer, logs):
+        if self.bar is not None:
+            self.bar.update(1)
+            if "loss" in logs:
+                self.bar.set_postfix(loss=f"{logs['loss']:.4f}")
+
+    def _on_fit_end(self, trainer):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

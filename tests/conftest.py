@@ -1,0 +1,42 @@
+"""Shared pytest fixtures: device, seeding and the optional ``../shared/data`` folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path | None:
+    """The real datasets in ``../shared/data`` (or ``$MODALPROMPT_SHARED_DATA``)."""
+    env = os.environ.get("MODALPROMPT_SHARED_DATA")
+    candidate = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """Path of ``../shared/data``; skips the test with a reason when it is absent."""
+    path = _shared_data_dir()
+    if path is None:
+        pytest.skip("../shared/data is absent (set MODALPROMPT_SHARED_DATA to its path)")
+    return path
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Every available device: CPU always, CUDA when present."""
+    return torch.device(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_threads():
+    torch.manual_seed(0)
+    yield

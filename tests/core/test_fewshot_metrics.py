@@ -1,0 +1,76 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from modalprompt.core.fewshot import first_n_after_shuffle, sample_k_shot, stratified_split
+from modalprompt.core.metrics import accuracy, classification_metrics, macro_f1, roc_auc
+
+LABELS = np.array([0] * 10 + [1] * 5 + [2] * 3 + [-1] * 2)
+
+
+def test_k_shot_takes_k_of_each_class_reproducibly():
+    idx = sample_k_shot(LABELS, 3, seed=7)
+    assert len(idx) == 9 and len(set(idx.tolist())) == 9
+    assert np.bincount(LABELS[idx]).tolist() == [3, 3, 3]
+    assert np.array_equal(idx, sample_k_shot(torch.tensor(LABELS), 3, seed=7))
+    draws = {tuple(sample_k_shot(LABELS, 3, seed=s)) for s in range(5)}
+    assert len(draws) > 1
+
+
+def test_k_shot_errors_and_allow_fewer():
+    with pytest.raises(ValueError, match="class 2 has 3 example"):
+        sample_k_shot(LABELS, 4, seed=0)
+    idx = sample_k_shot(LABELS, 4, seed=0, allow_fewer=True)
+    assert np.bincount(LABELS[idx]).tolist() == [4, 4, 3]
+    with pytest.raises(ValueError, match="k: expected"):
+        sample_k_shot(LABELS, 0, seed=0)
+    with pytest.raises(ValueError, match="integer class labels"):
+        sample_k_shot([0.5, 1.0], 1, seed=0)
+
+
+def test_first_n_after_shuffle_is_a_prefix_of_one_permutation():
+    a, b = first_n_after_shuffle(50, 10, seed=3), first_n_after_shuffle(50, 20, seed=3)
+    assert np.array_equal(a, b[:10]) and len(set(b.tolist())) == 20
+    with pytest.raises(ValueError, match="n: expected"):
+        first_n_after_shuffle(5, 6, seed=0)
+
+
+def test_stratified_split_partitions_and_keeps_proportions():
+    labels = np.array([0] * 50 + [1] * 30 + [2] * 20)
+    train, val, test = stratified_split(labels, (0.6, 0.2, 0.2), seed=1)
+    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(100))
+    assert np.bincount(labels[train]).tolist() == [30, 18, 12]
+    assert np.bincount(labels[val]).tolist() == [10, 6, 4]
+    with pytest.raises(ValueError, match="fractions"):
+        stratified_split(labels, (0.5, 0.6))
+
+
+def test_accuracy_and_macro_f1_by_hand():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 2.0]])
+    target = torch.tensor([0, 0, 1, 1])
+    assert accuracy(logits, target) == 0.5
+    # class 0: P=1/2 R=1/2 F1=1/2; class 1: same
+    assert macro_f1(logits, target) == pytest.approx(0.5)
+    assert classification_metrics(logits, target) == pytest.approx(
+        {"accuracy": 0.5, "macro_f1": 0.5}
+    )
+    with pytest.raises(ValueError, match="2 predictions but 3 targets"):
+        accuracy(np.array([0, 1]), np.array([0, 1, 1]))
+
+
+def test_roc_auc_masks_missing_labels_and_skips_one_class_tasks():
+    scores = np.array([[0.9, 0.1, 0.3], [0.2, 0.8, 0.5], [0.7, 0.4, 0.9], [0.1, 0.6, 0.2]])
+    target = np.array([[1, np.nan, 1], [0, 1, 1], [1, 0, np.nan], [0, np.nan, 1]])
+    # task 0: perfect (1.0); task 1: labels [1, 0] with scores [0.8, 0.4] -> 1.0; task 2: one class
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert roc_auc(scores, target) == pytest.approx(1.0)
+    assert any("skipped 1 of 3" in str(w.message) for w in caught)
+    target[1, 1], target[2, 1] = 0, 1  # task 1 now inverted -> 0.0
+    assert roc_auc(scores, target) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="no task has both"):
+        roc_auc(np.ones((3, 1)), np.ones((3, 1)))
+    with pytest.raises(ValueError, match="0, 1 or NaN"):
+        roc_auc(np.ones((3, 1)), -np.ones((3, 1)))

@@ -1,0 +1,285 @@
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+import modalprompt as mp
+from modalprompt.core.io import load_tensors
+from modalprompt.core.optim import schedule_factor
+from modalprompt.core.trainer import NonFiniteLossError
+
+from ._tiny import make_backbone, make_dataset
+
+SCRIPT = Path(__file__).with_name("_train_script.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _model(method="linear_probe", seed=0, **overrides):
+    return mp.get_prompt_model(
+        make_backbone(seed), mp.get_config(method, num_classes=3, **overrides)
+    )
+
+
+def _args(**kw):
+    base = dict(max_epochs=3, batch_size=16, lr=0.05, verbose=False, tensorboard=False)
+    return mp.TrainingArguments(**{**base, **kw})
+
+
+def test_training_learns_and_writes_metrics(tmp_path):
+    model = _model()
+    trainer = mp.Trainer(
+        model,
+        _args(output_dir=str(tmp_path), max_epochs=8, log_every=2),
+        train_data=make_dataset(),
+        eval_data=make_dataset(60, seed=1),
+    )
+    before = trainer.evaluate()["accuracy"]
+    state = trainer.fit()
+    assert state.global_step == 8 * 6 and state.epoch == 8
+    assert trainer.evaluate()["accuracy"] > max(before + 0.3, 0.6)
+    lines = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in lines if r["split"] == "eval"]
+    trains = [r for r in lines if r["split"] == "train"]
+    assert [r["epoch"] for r in evals] == list(range(1, 9))
+    assert len(trains) == 24 and all(math.isfinite(r["loss"]) for r in trains)
+    assert (tmp_path / "model" / "prompt.safetensors").is_file()
+
+
+def test_two_runs_with_one_seed_are_bitwise_equal():
+    results = []
+    for _ in range(2):
+        model = _model("full_finetune", dropout=0.3)
+        mp.Trainer(model, _args(), train_data=make_dataset()).fit()
+        results.append({k: v.clone() for k, v in model.state_dict().items()})
+    assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
+
+
+def test_per_group_learning_rates_and_schedules():
+    model = _model("full_finetune", backbone_lr_scale=0.1)
+    trainer = mp.Trainer(
+        model,
+        _args(lr=1.0, scheduler="linear", warmup_steps=2, max_steps=10),
+        train_data=make_dataset(),
+    )
+    lrs = {g["name"]: g["lr"] for g in trainer.optimizer.param_groups}
+    assert lrs == pytest.approx({"head": 1 / 3, "backbone": 0.1 / 3})
+    assert schedule_factor(0, 10, 2, "linear") == pytest.approx(1 / 3)
+    assert schedule_factor(2, 10, 2, "linear") == pytest.approx(1.0)
+    assert schedule_factor(6, 10, 2, "linear") == pytest.approx(0.5)
+    assert schedule_factor(6, 10, 2, "cosine") == pytest.approx(0.5)
+    assert schedule_factor(4, 10, 2, "cosine") == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    trainer.fit()
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_gradient_accumulation_equals_a_big_batch():
+    finals = []
+    for batch_size, accumulation in ((16, 1), (8, 2)):
+        model = _model()
+        args = _args(
+            batch_size=batch_size,
+            grad_accumulation_steps=accumulation,
+            max_epochs=2,
+            shuffle=False,
+            optimizer="sgd",
+            momentum=0.0,
+            max_grad_norm=None,
+        )
+        trainer = mp.Trainer(model, args, train_data=make_dataset(64))
+        trainer.fit()
+        assert trainer.state.global_step == 8
+        finals.append(model.head[1].weight.detach().clone())
+    torch.testing.assert_close(finals[0], finals[1], rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_clipping_bounds_the_update():
+    model = _model()
+    trainer = mp.Trainer(
+        model,
+        _args(
+            max_steps=1, optimizer="sgd", momentum=0.0, lr=1.0, max_grad_norm=1e-3, shuffle=False
+        ),
+        train_data=make_dataset(),
+    )
+    before = [p.detach().clone() for p in model.trainable_parameters()]
+    trainer.fit()
+    delta = torch.cat(
+        [(p.detach() - b).flatten() for p, b in zip(model.trainable_parameters(), before)]
+    )
+    assert delta.norm().item() == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_early_stopping_and_restore_best(tmp_path):
+    model = _model()
+    scores = iter([0.5, 0.9, 0.6, 0.7, 0.8, 0.95])
+    snapshots = {}
+
+    def metrics_fn(outputs):
+        return {"accuracy": next(scores)}
+
+    def remember(trainer, metrics):
+        snapshots[trainer.state.global_step] = model.head[1].weight.detach().clone()
+
+    from modalprompt.core.callbacks import LambdaCallback
+
+    trainer = mp.Trainer(
+        model,
+        _args(max_epochs=10, early_stopping_patience=3),
+        train_data=make_dataset(),
+        eval_data=make_dataset(20),
+        metrics_fn=metrics_fn,
+        callbacks=[LambdaCallback(on_evaluate=remember)],
+    )
+    state = trainer.fit()
+    assert state.epoch == 5 and state.best_metric == 0.9 and state.best_step == 12
+    assert torch.equal(model.head[1].weight, snapshots[12])
+
+
+def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path):
+    model = _model()
+    calls = {"n": 0}
+
+    def step_fn(batch):
+        calls["n"] += 1
+        loss = model.training_step(batch)["loss"]
+        return {"loss": loss * (float("nan") if calls["n"] == 5 else 1.0)}
+
+    trainer = mp.Trainer(
+        model,
+        _args(output_dir=str(tmp_path), save_every=2),
+        train_data=make_dataset(),
+        step_fn=step_fn,
+    )
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 5.*checkpoint-4"):
+        trainer.fit()
+    saved = load_tensors(tmp_path / "checkpoint-4" / "model.safetensors")
+    assert all(torch.isfinite(v).all() for v in saved.values())
+
+
+def test_evaluation_needs_a_known_metric():
+    trainer = mp.Trainer(
+        _model(), _args(metric="auroc"), train_data=make_dataset(), eval_data=make_dataset(10)
+    )
+    with pytest.raises(KeyError, match="auroc"):
+        trainer.fit()
+
+
+def test_bad_inputs_are_explained():
+    with pytest.raises(ValueError, match="batch_size"):
+        mp.TrainingArguments(batch_size=0)
+    with pytest.raises(ValueError, match="scheduler"):
+        mp.TrainingArguments(scheduler="step")
+    frozen = nn.Linear(2, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        mp.Trainer(frozen, _args(), train_data=make_dataset(), step_fn=lambda b: {})
+    with pytest.raises(ValueError, match="empty"):
+        mp.Trainer(_model(), _args(), train_data=make_dataset(0))
+
+
+def test_dataloader_input_reuses_its_collate_fn():
+    seen = []
+
+    def collate(items):
+        seen.append(len(items))
+        return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
+
+    loader = DataLoader(make_dataset(40), batch_size=16, collate_fn=collate)
+    mp.Trainer(_model(), _args(batch_size=16, max_epochs=1), train_data=loader).fit()
+    assert seen == [16, 16, 8]
+
+
+def test_phases_compose_with_train_steps():
+    model = _model("full_finetune")
+    head = mp.Trainer(
+        model,
+        _args(),
+        train_data=make_dataset(),
+        param_groups=[{"params": model.head.parameters()}],
+    )
+    body = mp.Trainer(
+        model,
+        _args(),
+        train_data=make_dataset(),
+        param_groups=[{"params": model.backbone.parameters()}],
+    )
+    backbone_before = model.backbone.linear.weight.detach().clone()
+    head.train_steps(3)
+    assert torch.equal(model.backbone.linear.weight, backbone_before)
+    body.train_steps(2)
+    assert not torch.equal(model.backbone.linear.weight, backbone_before)
+    head.train_steps(10)  # crosses the epoch boundary (6 batches per epoch)
+    assert head.state.global_step == 13 and head.state.epoch == 2 and body.state.global_step == 2
+
+
+def _run_script(*args, env=None):
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_killed_run_resumes_to_the_same_parameters(tmp_path):
+    full = _run_script(tmp_path / "full", tmp_path / "full.safetensors")
+    assert full.returncode == 0, full.stderr
+    killed = _run_script(tmp_path / "run", tmp_path / "never.safetensors", "--kill-at", 7)
+    assert killed.returncode == 17, killed.stderr
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-4"]
+    resumed = _run_script(tmp_path / "run", tmp_path / "resumed.safetensors", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = (
+        load_tensors(tmp_path / "full.safetensors"),
+        load_tensors(tmp_path / "resumed.safetensors"),
+    )
+    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+    # the restored best state came through the resume too: both runs end on the same best
+    state = json.loads(next((tmp_path / "run").glob("checkpoint-*/trainer_state.json")).read_text())
+    full_state = json.loads(
+        next((tmp_path / "full").glob("checkpoint-*/trainer_state.json")).read_text()
+    )
+    assert state["state"] == full_state["state"]
+
+
+def test_ddp_with_two_gloo_processes_trains_and_saves_once(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(SCRIPT),
+        str(tmp_path / "ddp"),
+        str(tmp_path / "ddp.safetensors"),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    assert (
+        "rank 0 finished at step 12" in result.stdout
+        and "rank 1 finished at step 12" in result.stdout
+    )
+    lines = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
+    evals = [json.loads(l) for l in lines if '"eval"' in l]
+    assert [e["epoch"] for e in evals] == [1, 2, 3, 4]  # logged once, by rank 0 only
+    assert (tmp_path / "ddp" / "model" / "prompt.safetensors").is_file()
+    assert sorted(p.name for p in (tmp_path / "ddp").glob("checkpoint-*")) == [
+        "checkpoint-12",
+        "checkpoint-8",
+    ]
+    rank0 = load_tensors(tmp_path / "ddp.safetensors.rank0")
+    rank1 = load_tensors(tmp_path / "ddp.safetensors.rank1")
+    # gradients were synchronised: parameters agree (BatchNorm running statistics are per-rank
+    # between DDP's buffer broadcasts, as in any DDP run without SyncBatchNorm)
+    params = [n for n, _ in _model("full_finetune").named_parameters()]
+    assert all(torch.equal(rank0[k], rank1[k]) for k in params)
+    initial = _model("full_finetune").state_dict()
+    assert not torch.equal(rank0["head.1.weight"], initial["head.1.weight"])

@@ -1,0 +1,69 @@
+"""The project's own promises: README's commands, CI running them, the CLI's surface."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modalprompt.cli import build_parser, main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands():
+    return re.findall(r"```bash\n(.+?)\n```", (REPO / "README.md").read_text())
+
+
+def test_readme_has_two_setup_commands_and_ci_runs_the_test_one_verbatim():
+    commands = _readme_commands()
+    assert len(commands) == 2
+    demo, tests = commands
+    assert demo.endswith("modalprompt demo") and "torch==2.13.0" in demo
+    assert "pytest" in tests
+    ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
+    assert tests in ci_lines
+
+
+def test_no_pickle_in_the_library():
+    offenders = []
+    for path in (REPO / "modalprompt").rglob("*.py"):
+        text = path.read_text()
+        if re.search(r"^\s*import pickle|^\s*from pickle|torch\.save\(", text, re.M):
+            offenders.append(str(path))
+        for call in re.findall(r"torch\.load\(([^)]*)\)", text):
+            if "weights_only=True" not in call:
+                offenders.append(f"{path}: torch.load({call})")
+    assert not offenders
+
+
+def test_cli_list_and_help(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^linear_probe\s+any\s+\S", out, re.M)
+    for command in ("list", "train", "eval", "demo", "bench"):
+        with pytest.raises(SystemExit) as info:
+            build_parser().parse_args([command, "--help"])
+        assert info.value.code == 0
+    assert "bench" in capsys.readouterr().out
+
+
+def test_cli_train_rejects_bad_run_files(tmp_path):
+    bad = tmp_path / "run.json"
+    bad.write_text('{"method": "linear_probe", "task": "x/y", "epochs": 3}')
+    with pytest.raises(SystemExit, match=r"unknown key\(s\) \['epochs'\]"):
+        main(["train", "--config", str(bad)])
+    with pytest.raises(SystemExit, match="no such file"):
+        main(["train", "--config", str(tmp_path / "missing.yaml")])
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run(
+        [sys.executable, "-m", "modalprompt", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert result.returncode == 0 and "full_finetune" in result.stdout
