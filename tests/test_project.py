@@ -67,3 +67,48 @@ def test_python_dash_m_entry_point():
         cwd=REPO,
     )
     assert result.returncode == 0 and "full_finetune" in result.stdout
+
+
+def test_cli_train_then_eval_on_a_registered_task(tmp_path, capsys, monkeypatch):
+    import json
+
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from modalprompt.core import tasks
+    from modalprompt.core.testing import TinyFeatureBackbone
+
+    monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))
+
+    def _data(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(n, 6, generator=g)
+        return TensorDataset(x, (x[:, 0] > 0).long())
+
+    @tasks.register_task("test/threshold", description="sign of the first input")
+    def threshold(size: int = 64):
+        torch.manual_seed(0)
+        return tasks.Task(
+            backbone=TinyFeatureBackbone(),
+            train_data=_data(size, 0),
+            eval_data=_data(32, 1),
+            test_data=_data(32, 2),
+            config_overrides={"num_classes": 2},
+        )
+
+    run = tmp_path / "run.yaml"
+    run.write_text(
+        "method: linear_probe\n"
+        "task: test/threshold\n"
+        "task_args: {size: 96}\n"
+        "training: {max_epochs: 3, lr: 0.05, verbose: false, tensorboard: false}\n"
+        f"output_dir: {tmp_path / 'out'}\n"
+    )
+    assert main(["train", "--config", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "trainable params: 34 || all params:" in out
+    test_metrics = json.loads(out[out.index("{") :])["test"]
+    assert (tmp_path / "out" / "model" / "config.json").is_file()
+    assert main(["eval", "--config", str(run), "--model", str(tmp_path / "out" / "model")]) == 0
+    evaluated = json.loads(capsys.readouterr().out)["test"]
+    assert evaluated == test_metrics
