@@ -116,6 +116,9 @@ def load_prompt_model(
             train the backbone, whose weights are in the checkpoint.
         **kwargs: Passed to the method's constructor.
 
+    Returns:
+        The model, in eval mode (call ``.train()`` to continue training).
+
     Raises:
         FileNotFoundError: a file of the checkpoint is missing.
         ValueError: the backbone or the saved state does not fit; the message says what differs.
@@ -151,4 +154,4 @@ def load_prompt_model(
     model = model_cls(backbone, config, **kwargs)
     state = load_tensors(directory / WEIGHTS_NAME, device="cpu")
     model.load_prompt_state_dict(state)
-    return model.to(module_device(backbone))
+    return model.to(module_device(backbone)).eval()  # like transformers: loaded models are in eval

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+import importlib.util
 import tempfile
 from collections.abc import Mapping
 from typing import Any
@@ -160,8 +161,8 @@ def check_prompt_model(
 class TinyCase:
     """A small backbone, a config and a batch on which a method's contract is checked.
 
-    Each domain provides ``modalprompt.<domain>.testing.tiny_case(spec) -> TinyCase``; methods of
-    domain ``"any"`` use :class:`TinyFeatureBackbone`.
+    A method folder provides ``testing.py`` with ``tiny_case(spec, seed) -> TinyCase`` (or its
+    domain's ``testing.py`` does); methods of domain ``"any"`` use :class:`TinyFeatureBackbone`.
     """
 
     backbone: nn.Module
@@ -187,8 +188,12 @@ class TinyFeatureBackbone(nn.Module):
 def tiny_case(spec: MethodSpec, seed: int = 0) -> TinyCase:
     """The domain's tiny case for ``spec`` (its ``tiny`` overrides applied to the config)."""
     if spec.domain != "any":
-        module = importlib.import_module(f"modalprompt.{spec.domain}.testing")
-        return module.tiny_case(spec, seed=seed)
+        # a method folder may provide its own testing.py; otherwise its domain's testing.py
+        package = spec.model.partition(":")[0].rsplit(".", 1)[0]
+        for name in (f"{package}.testing", f"modalprompt.{spec.domain}.testing"):
+            if importlib.util.find_spec(name) is not None:
+                return importlib.import_module(name).tiny_case(spec, seed=seed)
+        raise LookupError(f"no tiny case for method {spec.name!r}: add {package}/testing.py")
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     backbone = TinyFeatureBackbone()

@@ -85,6 +85,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
         "prompt.safetensors",
     ]
     loaded = mp.PromptModel.from_pretrained(make_backbone(), tmp_path / "run")
+    assert not loaded.training
     x = torch.randn(5, 4)
     model.eval()
     assert torch.equal(model(x), loaded(x))

@@ -1,0 +1,164 @@
+"""`ReliefModel`: frozen GNN + RELIEF's policy ensemble, shared critic and projection head."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from modalprompt.core.metrics import accuracy, macro_f1, roc_auc
+from modalprompt.core.model import PromptModel
+from modalprompt.graph.relief.backbone import check_promptable
+from modalprompt.graph.relief.config import ReliefConfig
+from modalprompt.graph.relief.policy import PolicyEnsemble, PooledCritic
+from modalprompt.graph.relief.rollout import PromptRollout, graph_losses
+
+__all__ = ["ReliefModel", "ProjectionHead"]
+
+
+class ProjectionHead(nn.Module):
+    """Mean pooling over each graph's nodes, then ``layers - 1`` × (Linear + ReLU) and a Linear.
+
+    Shapes:
+        h: ``(N, d_h)``; batch: ``(N,)`` → logits ``(B, num_outputs)``.
+    """
+
+    def __init__(self, hidden: int, num_outputs: int, layers: int) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        for _ in range(layers - 1):
+            blocks += [nn.Linear(hidden, hidden), nn.ReLU()]
+        self.mlp = nn.Sequential(*blocks, nn.Linear(hidden, num_outputs))
+
+    def forward(self, h: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        sums = torch.zeros(num_graphs, h.size(1), dtype=h.dtype, device=h.device).index_add_(
+            0, batch, h
+        )
+        counts = torch.bincount(batch, minlength=num_graphs).clamp(min=1).unsqueeze(1).to(h.dtype)
+        return self.mlp(sums / counts)
+
+
+class ReliefModel(PromptModel):
+    """RELIEF (Zhu et al., KDD'25): an RL policy decides which nodes get a feature prompt and
+    which vector, to maximise the decrease of the projection head's loss.
+
+    ``forward(data)`` rolls the joint policy out on the graphs (``P_0 = 0``, one step per node or
+    ``step_budget``), then classifies the prompted graphs. Training alternates a policy phase
+    (:class:`~modalprompt.graph.relief.ppo.HybridPPO`, head frozen) and a head phase (policy
+    frozen); :func:`~modalprompt.graph.relief.train.fit_relief` runs it.
+
+    Args:
+        backbone: A frozen GNN with ``embed_inputs``/``encode`` (see
+            :mod:`~modalprompt.graph.relief.backbone`).
+        config: :class:`ReliefConfig`.
+
+    Shapes:
+        data: a PyG ``Batch`` of ``B`` graphs (``x``/atom features, ``edge_index``, ``batch``,
+        ``y``: ``(B, T)``/``(B*T,)`` with NaN for missing labels, or ``(B,)`` classes).
+        output: logits ``(B, num_outputs)``.
+    """
+
+    config_class = ReliefConfig
+
+    def __init__(self, backbone: nn.Module, config: ReliefConfig) -> None:
+        check_promptable(backbone)
+        super().__init__(backbone, config)
+        hidden, prompt_dim = int(backbone.out_dim), int(backbone.prompt_dim)
+        self.head = ProjectionHead(hidden, config.num_outputs, config.head_layers)
+        self.policy = PolicyEnsemble(hidden, prompt_dim, config.max_z, config.ensemble_size)
+        self.critic = PooledCritic(hidden, config.critic_pooling)
+        self.policy.set_log_std(config.init_log_std)
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The head phase's group (policy and critic are trained by H-PPO, not by this)."""
+        return [{"params": list(self.head.parameters()), "name": "head", "lr": self.config.head_lr}]
+
+    def make_rollout(self) -> PromptRollout:
+        c = self.config
+        return PromptRollout(self.backbone, self.head, c.task_type, c.max_nodes, c.step_budget)
+
+    @torch.no_grad()
+    def rollout(
+        self, data: Any, deterministic: bool | None = None, generator: torch.Generator | None = None
+    ) -> PromptRollout:
+        """Run the joint policy to the end of every episode; the returned rollout holds the final
+        prompts (``.prompt``, ``(N, d_x)``) and their PCR/APM (``.statistics()``)."""
+        if deterministic is None:
+            deterministic = self.config.eval_mode == "deterministic"
+        env = self.make_rollout()
+        obs, mask = env.reset(data)
+        for _ in range(env.max_steps):
+            node, z = self.policy.act_joint(obs, mask, deterministic, generator)
+            obs, mask, *_ = env.step(node, z)
+        return env
+
+    def _eval_generator(self, device: torch.device) -> torch.Generator:
+        return torch.Generator(device=device).manual_seed(self.config.seed)
+
+    def forward(self, data: Any) -> Tensor:
+        """Logits ``(B, num_outputs)`` of the graphs after the joint policy prompted them.
+
+        In training mode nodes are sampled from torch's global generator; in eval mode from a
+        generator seeded with ``config.seed`` (``eval_mode="sample"``, reproducible) or by argmax.
+        """
+        generator = None if self.training else self._eval_generator(data.batch.device)
+        env = self.rollout(
+            data, deterministic=None if not self.training else False, generator=generator
+        )
+        with torch.no_grad():
+            h = self.backbone.encode(env.x0 + env.prompt, data)
+        return self.head(h, data.batch, int(data.num_graphs))
+
+    def head_loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        """BCE over all present labels (multilabel) or cross-entropy (multiclass)."""
+        if self.config.task_type == "multiclass":
+            return nn.functional.cross_entropy(logits, y.view(-1).long())
+        y = y.reshape(logits.shape).to(logits.dtype)
+        present = ~torch.isnan(y)
+        if not bool(present.any()):
+            return logits.sum() * 0.0
+        return nn.functional.binary_cross_entropy_with_logits(logits[present], y[present])
+
+    def training_step(self, batch: Any) -> dict[str, Tensor]:
+        return {"loss": self.head_loss(self(batch), batch.y)}
+
+    @torch.no_grad()
+    def validation_step(self, batch: Any) -> dict[str, Tensor]:
+        env = self.rollout(batch, generator=self._eval_generator(batch.batch.device))
+        h = self.backbone.encode(env.x0 + env.prompt, batch)
+        logits = self.head(h, batch.batch, int(batch.num_graphs))
+        norms = env.prompt.norm(dim=-1)
+        graphs = int(batch.num_graphs)
+        per_graph = lambda v: torch.zeros(graphs, device=v.device).index_add_(0, batch.batch, v)  # noqa: E731
+        labels = (
+            batch.y.reshape(logits.shape)
+            if self.config.task_type == "multilabel"
+            else batch.y.view(-1)
+        )
+        return {
+            "logits": logits,
+            "labels": labels,
+            "prompted": per_graph((norms > 0).float()),
+            "nodes": per_graph(torch.ones_like(norms)),
+            "norm_sum": per_graph(norms),
+        }
+
+    def compute_metrics(self, outputs: Mapping[str, Tensor]) -> dict[str, float]:
+        """ROC-AUC over tasks (multilabel) or accuracy + macro-F1 (multiclass), plus PCR and APM."""
+        logits, labels = outputs["logits"], outputs["labels"]
+        if self.config.task_type == "multilabel":
+            metrics = {"roc_auc": roc_auc(logits, labels)}
+        else:
+            metrics = {
+                "accuracy": accuracy(logits, labels),
+                "macro_f1": macro_f1(logits, labels, num_classes=logits.shape[-1]),
+            }
+        prompted = outputs["prompted"].sum()
+        metrics["pcr"] = float((outputs["prompted"] / outputs["nodes"].clamp(min=1)).mean())
+        metrics["apm"] = float(outputs["norm_sum"].sum() / prompted) if prompted > 0 else 0.0
+        return metrics
+
+    def graph_losses(self, logits: Tensor, y: Tensor) -> Tensor:
+        return graph_losses(logits, y, self.config.task_type)

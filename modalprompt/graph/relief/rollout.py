@@ -1,0 +1,169 @@
+"""The RELIEF MDP, vectorised: many graphs step at once on torch tensors.
+
+State ``s_t = GNN(X + P_t)`` (node embeddings of the prompted graph, padded to ``N_max`` with a
+validity mask); action ``(v_t, z_t)``; transition ``P[v_t] += z_t``; reward
+``L(P_t) - L(P_{t+1})`` per graph, from the projection head held fixed during the episode;
+horizon = the graph's node count, or ``step_budget``.
+
+One frozen-GNN forward per step serves both the next observation and the reward (the official
+code runs two), and everything stays float32 (the official code sets float64 globally).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from modalprompt.graph.relief.backbone import check_promptable
+
+__all__ = ["PromptRollout", "graph_losses", "prompt_statistics"]
+
+
+def graph_losses(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
+    """Per-graph loss ``(B,)``.
+
+    Args:
+        logits: ``(B, T)`` head outputs.
+        y: multilabel: ``(B, T)`` or ``(B*T,)`` in {0, 1} with NaN for missing labels (a graph
+            without any label has loss 0); multiclass: ``(B,)`` class indices.
+        task_type: ``"multilabel"`` (BCE averaged over present tasks) or ``"multiclass"`` (CE).
+    """
+    if task_type == "multiclass":
+        if y.numel() != logits.size(0):
+            raise ValueError(f"y: expected one class per graph ({logits.size(0)}), got {y.numel()}")
+        return nn.functional.cross_entropy(logits, y.view(-1).long(), reduction="none")
+    if y.numel() != logits.numel():
+        raise ValueError(
+            f"y: expected {logits.size(1)} task label(s) per graph for {logits.size(0)} graphs "
+            f"({logits.numel()} values), got {y.numel()}; check num_outputs"
+        )
+    y = y.reshape(logits.shape).to(logits.dtype)
+    present = ~torch.isnan(y)
+    bce = nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.where(present, y, torch.zeros_like(y)), reduction="none"
+    )
+    bce = torch.where(present, bce, torch.zeros_like(bce))
+    return bce.sum(dim=1) / present.sum(dim=1).clamp(min=1)
+
+
+def prompt_statistics(prompt: Tensor, batch: Tensor, num_graphs: int) -> dict[str, float]:
+    """Prompt Coverage Ratio and Average Prompt Magnitude of a prompt matrix.
+
+    PCR: share of a graph's nodes whose prompt row is non-zero, averaged over graphs.
+    APM: mean L2 norm of the non-zero prompt rows (0 when no node is prompted).
+
+    Shapes:
+        prompt: ``(N, d_x)``; batch: ``(N,)`` graph index of each node.
+    """
+    norms = prompt.norm(dim=-1)
+    prompted = (norms > 0).to(prompt.dtype)
+    counts = torch.bincount(batch, minlength=num_graphs).clamp(min=1).to(prompt.dtype)
+    per_graph = torch.zeros(num_graphs, dtype=prompt.dtype, device=prompt.device)
+    per_graph.index_add_(0, batch, prompted)
+    pcr = float((per_graph / counts).mean())
+    apm = float(norms[norms > 0].mean()) if bool((norms > 0).any()) else 0.0
+    return {"pcr": pcr, "apm": apm}
+
+
+class PromptRollout:
+    """Steps a batch of graphs through the prompt MDP together.
+
+    Args:
+        gnn: The frozen backbone, with ``embed_inputs(data) -> (N, d_x)`` and
+            ``encode(x, data) -> (N, d_h)`` (see :mod:`~modalprompt.graph.relief.backbone`).
+        readout: ``(node embeddings (N, d_h), batch (N,), num_graphs) -> logits (B, T)``: the
+            pooling + projection head whose loss defines the reward.
+        task_type: ``"multilabel"`` or ``"multiclass"``.
+        max_nodes: ``N_max`` of the padded observations.
+        step_budget: Steps per graph (None: its node count).
+
+    Shapes:
+        observation: ``(B, N_max, d_h)``; mask: ``(B, N_max)`` bool; node: ``(B,)`` long;
+        z: ``(B, d_x)``; reward / done / active: ``(B,)``.
+    """
+
+    def __init__(
+        self,
+        gnn: nn.Module,
+        readout: Callable[[Tensor, Tensor, int], Tensor],
+        task_type: str,
+        max_nodes: int,
+        step_budget: int | None = None,
+    ) -> None:
+        check_promptable(gnn)
+        self.gnn, self.readout = gnn, readout
+        self.task_type, self.max_nodes, self.step_budget = task_type, max_nodes, step_budget
+        self.data: Any = None
+
+    # ------------------------------------------------------------------------------ episode
+    @torch.no_grad()
+    def reset(self, data: Any) -> tuple[Tensor, Tensor]:
+        """Start episodes on the graphs of ``data`` (a PyG ``Batch``); returns (obs, mask)."""
+        self.data = data
+        self.num_graphs = int(data.num_graphs)
+        self.node_graph = data.batch
+        self.num_nodes = torch.bincount(self.node_graph, minlength=self.num_graphs)
+        if bool((self.num_nodes == 0).any()):
+            empty = torch.nonzero(self.num_nodes == 0).flatten().tolist()
+            raise ValueError(
+                f"data: graph(s) {empty[:10]} have zero nodes; RELIEF cannot prompt them"
+            )
+        too_big = int(self.num_nodes.max())
+        if too_big > self.max_nodes:
+            raise ValueError(
+                f"max_nodes: a graph has {too_big} nodes but max_nodes (N_max) is "
+                f"{self.max_nodes}; "
+                "raise max_nodes to the largest graph of train/val/test"
+            )
+        self.offsets = torch.cumsum(self.num_nodes, 0) - self.num_nodes  # (B,)
+        self.horizon = self.num_nodes.clone()
+        if self.step_budget is not None:
+            self.horizon = self.horizon.clamp(max=self.step_budget)
+        self.x0 = self.gnn.embed_inputs(data)  # (N, d_x)
+        self.prompt = torch.zeros_like(self.x0)
+        self.t = 0
+        obs, mask, self.loss = self._observe()
+        return obs, mask
+
+    @property
+    def max_steps(self) -> int:
+        return int(self.horizon.max())
+
+    def active(self) -> Tensor:
+        """``(B,)`` graphs whose episode has not ended."""
+        return self.t < self.horizon
+
+    @torch.no_grad()
+    def step(self, node: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Apply ``P[node] += z`` to the active graphs; returns (obs, mask, reward, done, active)
+        where ``active`` says which graphs this step applied to (rewards elsewhere are 0)."""
+        active = self.active()
+        node = node.to(self.offsets.device).long()
+        if bool(((node < 0) | (node >= self.num_nodes))[active].any()):
+            raise ValueError("node: an active graph was given a node index outside its nodes")
+        rows = (self.offsets + node)[active]
+        self.prompt.index_add_(0, rows, z[active].to(self.prompt.dtype))
+        obs, mask, loss = self._observe()
+        reward = torch.where(active, self.loss - loss, torch.zeros_like(loss))
+        self.loss = loss
+        self.t += 1
+        done = active & (self.t >= self.horizon)
+        return obs, mask, reward, done, active
+
+    def _observe(self) -> tuple[Tensor, Tensor, Tensor]:
+        from torch_geometric.utils import to_dense_batch
+
+        h = self.gnn.encode(self.x0 + self.prompt, self.data)  # (N, d_h)
+        logits = self.readout(h, self.node_graph, self.num_graphs)
+        loss = graph_losses(logits, self.data.y, self.task_type)
+        obs, mask = to_dense_batch(
+            h, self.node_graph, max_num_nodes=self.max_nodes, batch_size=self.num_graphs
+        )
+        return obs, mask, loss
+
+    def statistics(self) -> dict[str, float]:
+        """PCR and APM of the current prompts."""
+        return prompt_statistics(self.prompt, self.node_graph, self.num_graphs)

@@ -1,0 +1,169 @@
+"""RELIEF's alternating training: policy phase (H-PPO per member), head phase, evaluation.
+
+One epoch (official ``base.py:train_policy``)::
+
+    set the entropy coefficient and prompt log-std for this epoch
+    for member i in 1..K:  for each batch of its graphs: roll out with member i, PPO update
+    head phase: the joint policy prompts the training graphs; ``head_epochs`` passes of the
+                projection head (policy frozen), through the core Trainer
+    evaluate on validation; keep the best state among epochs >= skip_epochs
+
+Member ``i`` trains on split ``i`` of the shuffled training graphs plus the last
+``ensemble_overlap`` share of every other split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modalprompt.core.seeding import seed_everything
+from modalprompt.core.trainer import Trainer
+from modalprompt.core.training_args import TrainingArguments
+from modalprompt.graph.relief.model import ReliefModel
+from modalprompt.graph.relief.ppo import HybridPPO
+
+__all__ = ["fit_relief", "ReliefHistory", "ensemble_splits"]
+
+
+@dataclasses.dataclass
+class ReliefHistory:
+    """What :func:`fit_relief` measured: one record per epoch, and the selected epoch."""
+
+    epochs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    best_epoch: int | None = None
+    best_metric: float | None = None
+
+
+def ensemble_splits(num_graphs: int, members: int, overlap: float, seed: int) -> list[list[int]]:
+    """Indices each member trains on: its own part of a seeded shuffle plus the last
+    ``overlap`` share of every other part."""
+    order = torch.randperm(num_graphs, generator=torch.Generator().manual_seed(seed)).tolist()
+    bounds = [round(i * num_graphs / members) for i in range(members + 1)]
+    parts = [order[bounds[i] : bounds[i + 1]] for i in range(members)]
+    splits = []
+    for i in range(members):
+        own = list(parts[i])
+        for j in range(members):
+            if j != i and parts[j]:
+                take = int(len(parts[j]) * overlap)
+                own += parts[j][len(parts[j]) - take :] if take else []
+        splits.append(own)
+    return splits
+
+
+def _collate(items: list[Any]) -> Any:
+    from torch_geometric.data import Batch
+
+    return Batch.from_data_list(items)
+
+
+def fit_relief(
+    model: ReliefModel,
+    train_graphs: Sequence[Any],
+    val_graphs: Sequence[Any],
+    *,
+    output_dir: str | Path | None = None,
+    head_batch_size: int = 128,
+    eval_batch_size: int = 512,
+    device: str = "auto",
+    verbose: bool = False,
+) -> ReliefHistory:
+    """Train ``model`` with RELIEF's alternating schedule; restores the selected epoch's state.
+
+    Args:
+        model: The RELIEF model (its config holds every hyper-parameter).
+        train_graphs: Few-shot training graphs (PyG ``Data`` with ``y``).
+        val_graphs: Validation graphs (model selection).
+        output_dir: Where ``metrics.jsonl`` and the selected model are written (optional).
+        head_batch_size: Graphs per head-phase batch (the official code uses one batch of <= 128).
+        eval_batch_size: Graphs per evaluation batch.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        verbose: Print one line per epoch.
+    """
+    c = model.config
+    if len(train_graphs) == 0 or len(val_graphs) == 0:
+        raise ValueError("train_graphs and val_graphs must each hold at least one graph")
+    seed_everything(c.seed)
+    out = Path(output_dir) if output_dir else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    head_args = TrainingArguments(
+        lr=c.head_lr,
+        optimizer="adam",
+        batch_size=min(head_batch_size, len(train_graphs)),
+        eval_batch_size=eval_batch_size,
+        max_grad_norm=None,
+        eval_strategy="no",
+        verbose=False,
+        device=device,
+        seed=c.seed,
+        tensorboard=False,
+        metric="roc_auc" if c.task_type == "multilabel" else "macro_f1",
+    )
+    head_trainer = Trainer(
+        model,
+        head_args,
+        train_data=list(train_graphs),
+        eval_data=list(val_graphs),
+        collate_fn=_collate,
+        param_groups=model.param_groups(),
+    )
+    device_ = head_trainer.device
+    ppo = HybridPPO(model.policy, model.critic, c)
+    generator = torch.Generator(device=device_).manual_seed(c.seed)
+    cpu_generator = torch.Generator().manual_seed(c.seed)
+    splits = ensemble_splits(len(train_graphs), c.ensemble_size, c.ensemble_overlap, c.seed)
+    history, best_state = ReliefHistory(), None
+    metric = head_args.metric
+    eligible_from = min(c.skip_epochs, c.total_epochs)
+    steps_per_head_epoch = math.ceil(len(train_graphs) / head_args.batch_size)
+
+    for epoch in range(1, c.total_epochs + 1):
+        ppo.set_progress((epoch - 1) / max(1, c.total_epochs - 1))
+        model.train()
+        record: dict[str, Any] = {"epoch": epoch, "log_std": float(model.policy.log_std)}
+        returns, updates = [], 0.0
+        for member, split in enumerate(splits):
+            order = torch.randperm(len(split), generator=cpu_generator).tolist()
+            for start in range(0, len(split), c.graphs_per_rollout):  # empty split: no update
+                chunk = [
+                    train_graphs[split[k]] for k in order[start : start + c.graphs_per_rollout]
+                ]
+                batch = _collate(chunk).to(device_)
+                transitions = ppo.collect(model.make_rollout(), batch, member, generator)
+                stats = ppo.update(member, transitions, cpu_generator)
+                returns.append(transitions.raw_return)
+                updates += stats["updates"]
+        record.update(loss_decrease=sum(returns) / len(returns), ppo_updates=updates)
+        head_trainer.train_steps(c.head_epochs * steps_per_head_epoch)
+        val = head_trainer.evaluate()
+        record.update({f"val_{k}": v for k, v in val.items()})
+        history.epochs.append(record)
+        if epoch >= eligible_from and (
+            history.best_metric is None or val[metric] > history.best_metric
+        ):
+            history.best_epoch, history.best_metric = epoch, val[metric]
+            best_state = {k: v.detach().clone() for k, v in model.prompt_state_dict().items()}
+        if verbose:
+            print(
+                " ".join(
+                    f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in record.items()
+                )
+            )
+        if out is not None:
+            with open(out / "metrics.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+    if best_state is not None:
+        model.load_prompt_state_dict(best_state)
+    model.eval()
+    if out is not None:
+        model.save_pretrained(out / "model")
+    return history

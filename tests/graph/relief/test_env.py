@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("torch_geometric")
+gym = pytest.importorskip("gymnasium")
+from gymnasium.utils.env_checker import check_env  # noqa: E402
+
+import modalprompt.graph.relief  # noqa: E402,F401  (registers the env id)
+from modalprompt.graph.relief.env import ENV_ID, FeaturePromptEnv, FlatPromptActionWrapper  # noqa: E402
+from modalprompt.graph.relief.model import ProjectionHead  # noqa: E402
+from modalprompt.graph.relief.testing import procedural_graphs, tiny_gnn  # noqa: E402
+
+
+def _env(**kw):
+    torch.manual_seed(0)
+    return FeaturePromptEnv(procedural_graphs(6), tiny_gnn(), ProjectionHead(16, 1, 1), **kw)
+
+
+@pytest.mark.filterwarnings("ignore:.*Box observation space m:UserWarning")
+def test_registered_id_builds_and_passes_gymnasiums_checker():
+    env = gym.make(ENV_ID)
+    check_env(env.unwrapped, skip_render_check=True)
+    check_env(_env(step_budget=3), skip_render_check=True)
+
+
+def test_spaces_episode_length_and_transition():
+    env = _env(max_nodes=14, max_z=0.3)
+    assert env.action_space[0].n == 14 and env.action_space[1].shape == (8,)
+    assert env.observation_space["nodes"].shape == (14, 16)
+    obs, info = env.reset(seed=3, options={"graph_index": 2})
+    n = info["num_nodes"]
+    assert obs["mask"].sum() == n and not obs["mask"][n:].any() and not obs["nodes"][n:].any()
+    z = np.full(8, 0.2, dtype=np.float32)
+    rewards = []
+    for t in range(n):
+        obs, reward, terminated, truncated, info = env.step((1, z))
+        rewards.append(reward)
+        assert terminated == (t == n - 1) and not truncated
+    np.testing.assert_allclose(env.prompt[1], z * n, rtol=1e-6)
+    assert info["pcr"] == pytest.approx(1 / n)
+    with pytest.raises(RuntimeError, match="ended"):
+        env.step((0, z))
+
+
+def test_padded_node_is_a_no_op_and_the_head_can_be_swapped():
+    env = _env()
+    obs, info = env.reset(seed=0, options={"graph_index": 0})
+    n = info["num_nodes"]
+    obs2, reward, *_, info2 = env.step((n, np.full(8, 0.5, np.float32)))
+    assert info2["invalid_node"] and reward == 0.0 and not env.prompt.any()
+    np.testing.assert_array_equal(obs["nodes"], obs2["nodes"])
+    torch.manual_seed(5)
+    env.set_head(ProjectionHead(16, 1, 1))
+    _, reward_a, *_ = env.step((0, np.full(8, 0.5, np.float32)))
+    env2 = _env()
+    env2.reset(seed=0, options={"graph_index": 0})
+    env2.step((n, np.zeros(8, np.float32)))
+    _, reward_b, *_ = env2.step((0, np.full(8, 0.5, np.float32)))
+    assert reward_a != pytest.approx(reward_b)  # the reward follows the swapped-in head
+
+
+def test_bad_arguments_are_explained():
+    graphs = procedural_graphs(3, min_nodes=6, max_nodes=8)
+    with pytest.raises(ValueError, match="max_nodes"):
+        FeaturePromptEnv(graphs, tiny_gnn(), ProjectionHead(16, 1, 1), max_nodes=5)
+    with pytest.raises(ValueError, match="together"):
+        FeaturePromptEnv(graphs)
+    env = _env()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action\[1\]"):
+        env.step((0, np.zeros(3, np.float32)))
+
+
+def test_flat_wrapper_passes_sb3_checker_and_sb3_ppo_trains():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = FlatPromptActionWrapper(_env())
+    with pytest.warns(UserWarning):  # SB3 notes the 2-D node observation; it still trains
+        sb3_check_env(env)
+    env.reset(seed=0, options={"graph_index": 1})
+    n = env.unwrapped._num_nodes
+    action = -np.ones(env.action_space.shape, np.float32)
+    action[n + 2] = 1.0  # the best score sits on a padded row: must be ignored
+    action[1] = 0.5
+    node, z = env.action(action)
+    assert node == 1 and z.shape == (8,) and z[0] == pytest.approx(-env.unwrapped.max_z)
+    PPO("MultiInputPolicy", env, n_steps=32, batch_size=16, n_epochs=1, verbose=0, seed=0).learn(64)

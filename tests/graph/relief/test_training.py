@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+pytest.importorskip("torch_geometric")
+pytest.importorskip("stable_baselines3")
+from torch_geometric.data import Batch  # noqa: E402
+
+import modalprompt as mp  # noqa: E402
+from modalprompt.graph.relief.ppo import HybridPPO  # noqa: E402
+from modalprompt.graph.relief.testing import procedural_graphs, tiny_gnn  # noqa: E402
+from modalprompt.graph.relief.train import fit_relief  # noqa: E402
+
+
+def _model(**overrides):
+    torch.manual_seed(0)
+    base = dict(
+        num_outputs=1,
+        max_nodes=12,
+        ensemble_size=2,
+        minibatch_size=16,
+        total_epochs=6,
+        skip_epochs=2,
+        alpha_discrete=1.0,
+        head_lr=0.02,
+        head_epochs=2,
+    )
+    return mp.get_prompt_model(tiny_gnn(), mp.get_config("relief", **{**base, **overrides}))
+
+
+def test_ppo_update_trains_only_the_chosen_member_and_the_critic():
+    model = _model()
+    ppo = HybridPPO(model.policy, model.critic, model.config)
+    g = torch.Generator().manual_seed(0)
+    batch = Batch.from_data_list(procedural_graphs(6))
+    transitions = ppo.collect(model.make_rollout(), batch, member=1, generator=g)
+    assert transitions.node.numel() == batch.num_nodes  # horizon = node count
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    stats = ppo.update(1, transitions, g)
+    assert stats["updates"] >= 1
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert any(k.startswith("policy.discrete.1.") for k in changed)
+    assert any(k.startswith("policy.continuous.1.") for k in changed)
+    assert any(k.startswith("critic.") for k in changed)
+    assert not any(
+        k.startswith(("policy.discrete.0.", "policy.continuous.0.", "backbone.", "head."))
+        for k in changed
+    )
+
+
+def test_kl_early_stop_and_too_small_batches():
+    model = _model(target_kl_discrete=1e-12, target_kl_continuous=1e-12, update_epochs=10)
+    ppo = HybridPPO(model.policy, model.critic, model.config)
+    g = torch.Generator().manual_seed(0)
+    transitions = ppo.collect(
+        model.make_rollout(), Batch.from_data_list(procedural_graphs(6)), 0, g
+    )
+    # the first minibatch sees ratio 1 (KL 0); the second sees the moved policy and stops it
+    assert ppo.update(0, transitions, g)["updates"] == 2
+    big = _model(minibatch_size=10_000)
+    ppo = HybridPPO(big.policy, big.critic, big.config)
+    transitions = ppo.collect(big.make_rollout(), Batch.from_data_list(procedural_graphs(6)), 0, g)
+    assert ppo.update(0, transitions, g)["updates"] == 0
+
+
+def test_schedules_follow_training_progress():
+    model = _model(init_log_std=0.0, final_log_std=-5.0, entropy_coef=0.01)
+    ppo = HybridPPO(model.policy, model.critic, model.config)
+    ppo.set_progress(0.4)
+    assert float(model.policy.log_std) == pytest.approx(-2.0) and ppo.entropy_coef == pytest.approx(
+        0.006
+    )
+
+
+def test_fit_relief_learns_keeps_the_backbone_and_reloads(tmp_path):
+    graphs = procedural_graphs(24, num_tasks=1, seed=3)
+    model = _model()
+    backbone_before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    history = fit_relief(model, graphs[:16], graphs[16:], output_dir=tmp_path)
+    assert len(history.epochs) == 6 and history.best_epoch >= 2
+    first, last = history.epochs[0]["loss_decrease"], history.epochs[-1]["loss_decrease"]
+    assert last > first  # the policy learned to decrease the head's loss more
+    assert history.best_metric > 0.9
+    assert all(torch.equal(v, model.backbone.state_dict()[k]) for k, v in backbone_before.items())
+    for key in ("val_roc_auc", "val_pcr", "val_apm"):
+        assert key in history.epochs[-1]
+    reloaded = mp.PromptModel.from_pretrained(model.backbone, tmp_path / "model")
+    batch = Batch.from_data_list(graphs[16:])
+    model.eval()
+    assert torch.equal(model(batch), reloaded(batch))
+    deterministic = reloaded.rollout(batch, deterministic=True)
+    assert deterministic.statistics()["pcr"] > 0
+
+
+def test_multiclass_node_level_style_task():
+    graphs = procedural_graphs(12, seed=1, task_type="multiclass")
+    model = _model(
+        task_type="multiclass",
+        num_outputs=2,
+        total_epochs=2,
+        skip_epochs=0,
+        eval_mode="deterministic",
+    )
+    history = fit_relief(model, graphs[:8], graphs[8:])
+    assert {"val_accuracy", "val_macro_f1"} <= set(history.epochs[-1])
