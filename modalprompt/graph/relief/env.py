@@ -135,7 +135,12 @@ class FeaturePromptEnv(gym.Env):
         self._index = index
         batch = Batch.from_data_list([self.graphs[index]]).to(self.device)
         self._rollout = PromptRollout(
-            self.gnn, self.head, self.task_type, self.max_nodes, self.step_budget
+            self.gnn,
+            self.head,
+            self.task_type,
+            self.max_nodes,
+            self.step_budget,
+            pad_to_max_nodes=True,
         )
         obs, mask = self._rollout.reset(batch)
         self._num_nodes = int(self._rollout.num_nodes[0])

@@ -79,9 +79,11 @@ class PromptRollout:
         task_type: ``"multilabel"`` or ``"multiclass"``.
         max_nodes: ``N_max`` of the padded observations.
         step_budget: Steps per graph (None: its node count).
+        pad_to_max_nodes: Pad observations to ``max_nodes``; otherwise to the largest graph of
+            the batch (``n_pad``), which is cheaper and gives the policy the same result.
 
     Shapes:
-        observation: ``(B, N_max, d_h)``; mask: ``(B, N_max)`` bool; node: ``(B,)`` long;
+        observation: ``(B, n_pad, d_h)``; mask: ``(B, n_pad)`` bool; node: ``(B,)`` long;
         z: ``(B, d_x)``; reward / done / active: ``(B,)``.
     """
 
@@ -92,8 +94,10 @@ class PromptRollout:
         task_type: str,
         max_nodes: int,
         step_budget: int | None = None,
+        pad_to_max_nodes: bool = False,
     ) -> None:
         check_promptable(gnn)
+        self.pad_to_max_nodes = pad_to_max_nodes
         self.gnn, self.readout = gnn, readout
         self.task_type, self.max_nodes, self.step_budget = task_type, max_nodes, step_budget
         self.data: Any = None
@@ -119,6 +123,10 @@ class PromptRollout:
                 "raise max_nodes to the largest graph of train/val/test"
             )
         self.offsets = torch.cumsum(self.num_nodes, 0) - self.num_nodes  # (B,)
+        # Pad observations to N_max only when asked (fixed-size spaces of the gym env); inside
+        # the batched rollout the largest graph of the batch suffices, so the per-node actors
+        # and the stored states cost what the real nodes cost, not N_max.
+        self.pad_to = self.max_nodes if self.pad_to_max_nodes else too_big
         self.horizon = self.num_nodes.clone()
         if self.step_budget is not None:
             self.horizon = self.horizon.clamp(max=self.step_budget)
@@ -160,7 +168,7 @@ class PromptRollout:
         logits = self.readout(h, self.node_graph, self.num_graphs)
         loss = graph_losses(logits, self.data.y, self.task_type)
         obs, mask = to_dense_batch(
-            h, self.node_graph, max_num_nodes=self.max_nodes, batch_size=self.num_graphs
+            h, self.node_graph, max_num_nodes=self.pad_to, batch_size=self.num_graphs
         )
         return obs, mask, loss
 

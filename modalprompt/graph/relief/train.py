@@ -29,7 +29,7 @@ from modalprompt.core.training_args import TrainingArguments
 from modalprompt.graph.relief.model import ReliefModel
 from modalprompt.graph.relief.ppo import HybridPPO
 
-__all__ = ["fit_relief", "ReliefHistory", "ensemble_splits"]
+__all__ = ["fit_relief", "ReliefHistory", "ensemble_splits", "size_bucketed_batches"]
 
 
 @dataclasses.dataclass
@@ -56,6 +56,27 @@ def ensemble_splits(num_graphs: int, members: int, overlap: float, seed: int) ->
                 own += parts[j][len(parts[j]) - take :] if take else []
         splits.append(own)
     return splits
+
+
+def size_bucketed_batches(
+    sizes: Sequence[int], batch_size: int, generator: torch.Generator, window: int = 4
+) -> list[list[int]]:
+    """Shuffled batches of positions ``0..len(sizes)-1`` whose graphs have similar node counts.
+
+    The order is shuffled, then every window of ``window * batch_size`` graphs is sorted by size
+    and cut into batches, and the batches are shuffled. A batch rolls out for as many steps as
+    its largest graph has nodes and every step runs the GNN on the whole batch, so grouping
+    similar sizes removes most steps spent on finished episodes (the official code batches in
+    plain shuffled order).
+    """
+    order = torch.randperm(len(sizes), generator=generator).tolist()
+    span = window * batch_size
+    batches = []
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start : start + span], key=lambda i: sizes[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    shuffle = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in shuffle]
 
 
 def _collate(items: list[Any]) -> Any:
@@ -131,12 +152,9 @@ def fit_relief(
         record: dict[str, Any] = {"epoch": epoch, "log_std": float(model.policy.log_std)}
         returns, updates = [], 0.0
         for member, split in enumerate(splits):
-            order = torch.randperm(len(split), generator=cpu_generator).tolist()
-            for start in range(0, len(split), c.graphs_per_rollout):  # empty split: no update
-                chunk = [
-                    train_graphs[split[k]] for k in order[start : start + c.graphs_per_rollout]
-                ]
-                batch = _collate(chunk).to(device_)
+            sizes = [int(train_graphs[k].num_nodes) for k in split]  # empty split: no update
+            for positions in size_bucketed_batches(sizes, c.graphs_per_rollout, cpu_generator):
+                batch = _collate([train_graphs[split[k]] for k in positions]).to(device_)
                 transitions = ppo.collect(model.make_rollout(), batch, member, generator)
                 stats = ppo.update(member, transitions, cpu_generator)
                 returns.append(transitions.raw_return)

@@ -23,7 +23,8 @@ def test_rewards_telescope_to_the_total_loss_decrease_and_prompts_accumulate():
     env = _rollout()
     batch = Batch.from_data_list(graphs)
     obs, mask = env.reset(batch)
-    assert obs.shape == (4, 12, 16) and mask.sum(1).tolist() == [g.num_nodes for g in graphs]
+    largest = max(g.num_nodes for g in graphs)  # padded to the batch's largest graph
+    assert obs.shape == (4, largest, 16) and mask.sum(1).tolist() == [g.num_nodes for g in graphs]
     initial = env.loss.clone()
     g = torch.Generator().manual_seed(1)
     expected = torch.zeros_like(env.prompt)

@@ -47,6 +47,24 @@ def test_ppo_update_trains_only_the_chosen_member_and_the_critic():
     )
 
 
+def test_ppo_learns_to_decrease_a_fixed_heads_loss():
+    model = _model(ensemble_size=1, minibatch_size=32, init_log_std=-1.0, final_log_std=-1.0)
+    batch = Batch.from_data_list(procedural_graphs(16))
+    ppo = HybridPPO(model.policy, model.critic, model.config)
+    g = torch.Generator().manual_seed(0)
+
+    def deterministic_loss_decrease():
+        start = model.make_rollout()
+        start.reset(batch)
+        return float((start.loss - model.rollout(batch, deterministic=True).loss).mean())
+
+    before = deterministic_loss_decrease()
+    for _ in range(15):
+        ppo.update(0, ppo.collect(model.make_rollout(), batch, 0, g), g)
+    after = deterministic_loss_decrease()
+    assert abs(before) < 0.005 and after > 0.015  # an untrained policy does ~nothing
+
+
 def test_kl_early_stop_and_too_small_batches():
     model = _model(target_kl_discrete=1e-12, target_kl_continuous=1e-12, update_epochs=10)
     ppo = HybridPPO(model.policy, model.critic, model.config)
@@ -77,8 +95,7 @@ def test_fit_relief_learns_keeps_the_backbone_and_reloads(tmp_path):
     backbone_before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
     history = fit_relief(model, graphs[:16], graphs[16:], output_dir=tmp_path)
     assert len(history.epochs) == 6 and history.best_epoch >= 2
-    first, last = history.epochs[0]["loss_decrease"], history.epochs[-1]["loss_decrease"]
-    assert last > first  # the policy learned to decrease the head's loss more
+    assert all(e["ppo_updates"] > 0 for e in history.epochs)
     assert history.best_metric > 0.9
     assert all(torch.equal(v, model.backbone.state_dict()[k]) for k, v in backbone_before.items())
     for key in ("val_roc_auc", "val_pcr", "val_apm"):

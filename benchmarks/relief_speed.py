@@ -1,0 +1,142 @@
+"""RELIEF rollout speed: ours against the official algorithm's cost model, timed in one run.
+
+The official loop (JasonZhujp/RELIEF, ``base.py``/``agent.py``) is re-implemented here only as a
+cost model, faithfully in what it computes per step: float64 everywhere, batches of 8 graphs,
+two frozen-GNN forwards per step (one for the state, one for the reward), and a critic on the
+flattened ``N_max x d_h`` state (hidden 5% and 2.5% of its input). Ours: float32, one GNN forward
+per step serving both, a pooled critic, observations padded to the batch's largest graph, and
+batches of 32 graphs of similar size (``size_bucketed_batches``).
+
+Both roll out the same graphs with the same 5-layer, 300-wide GIN and report environment
+steps per second (one step = one node prompted in one graph). ``N_max`` is BBBP's 132, as in the
+official main.py, which sizes the official critic (39,600 → 1,980 → 990 → 1).
+
+usage: python benchmarks/relief_speed.py [--quick]     (or: modalprompt bench relief_speed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch_geometric.data import Batch
+from torch_geometric.nn import GIN
+from torch_geometric.utils import to_dense_batch
+
+import modalprompt as mp
+from modalprompt.graph.relief.backbone import InputSpaceGNN
+from modalprompt.graph.relief.model import ProjectionHead
+from modalprompt.graph.relief.policy import ContinuousActor, DiscreteActor
+from modalprompt.graph.relief.ppo import HybridPPO
+from modalprompt.graph.relief.testing import procedural_graphs
+from modalprompt.graph.relief.train import size_bucketed_batches
+
+WIDTH = 300
+
+
+class OfficialCostModel:
+    """What one official rollout step costs: 2 GNN forwards, float64, flattened critic."""
+
+    def __init__(self, gnn: nn.Module, head: nn.Module, max_nodes: int, max_z: float) -> None:
+        self.gnn = copy.deepcopy(gnn).double().eval()
+        self.head = copy.deepcopy(head).double()
+        self.actor_d = DiscreteActor(WIDTH).double()
+        self.actor_c = ContinuousActor(WIDTH, WIDTH, max_z).double()
+        flat = max_nodes * WIDTH
+        self.critic = nn.Sequential(
+            nn.Linear(flat, flat // 20),
+            nn.ReLU(),
+            nn.Linear(flat // 20, flat // 40),
+            nn.ReLU(),
+            nn.Linear(flat // 40, 1),
+        ).double()
+        self.max_nodes = max_nodes
+
+    @torch.no_grad()
+    def collect(self, batch: Batch) -> int:
+        """One official batch: per step a state forward + per-node actors on the N_max-padded
+        state + a per-graph prompt update loop + a reward forward; then the flattened critic on
+        every stored state and next state, episode by episode."""
+        x0 = batch.x.double()
+        sizes = torch.bincount(batch.batch)
+        prompts = [torch.zeros(int(n), WIDTH, dtype=torch.float64) for n in sizes]
+        horizon = int(sizes.max())
+        states = torch.zeros(len(sizes), horizon, self.max_nodes, WIDTH, dtype=torch.float64)
+        for t in range(horizon):
+            h = self.gnn.encode(x0 + torch.cat(prompts), batch)  # forward 1: the state
+            dense, mask = to_dense_batch(h, batch.batch, max_num_nodes=self.max_nodes)
+            states[:, t] = dense
+            node = torch.distributions.Categorical(logits=self.actor_d(dense, mask)).sample()
+            mu = self.actor_c(dense, node)
+            z = torch.distributions.Normal(mu, torch.ones_like(mu)).sample()
+            for i in range(len(prompts)):  # the official per-graph update
+                if t < sizes[i]:
+                    prompts[i][node[i]] += z[i]
+            h_next = self.gnn.encode(x0 + torch.cat(prompts), batch)  # forward 2: the reward
+            self.head(h_next, batch.batch, int(batch.num_graphs))
+        for i, n in enumerate(sizes.tolist()):  # GAE's critic passes, per episode
+            episode = states[i, :n].flatten(1)
+            self.critic(episode)
+            self.critic(torch.cat([episode[1:], episode[-1:]]))
+        return int(sizes.sum())
+
+
+def make_graphs(count: int, seed: int) -> list:
+    graphs = procedural_graphs(count, feature_dim=WIDTH, min_nodes=15, max_nodes=35, seed=seed)
+    return graphs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    num_graphs, repeats = (96, 2) if args.quick else (256, 3)
+    graphs = make_graphs(num_graphs, seed=0)
+    max_nodes = 132  # N_max of BBBP/Tox21 in the official main.py: it sizes the flattened critic
+    torch.manual_seed(0)
+    gnn = InputSpaceGNN(GIN(WIDTH, WIDTH, num_layers=5, norm="batch_norm"), WIDTH, WIDTH).eval()
+    head = ProjectionHead(WIDTH, 1, 1)
+    config = mp.get_config("relief", max_nodes=max_nodes, ensemble_size=1, graphs_per_rollout=32)
+    model = mp.get_prompt_model(gnn, config)
+    model.head.load_state_dict(head.state_dict())
+    ppo = HybridPPO(model.policy, model.critic, config)
+    official = OfficialCostModel(gnn, head, max_nodes, config.max_z)
+    g = torch.Generator().manual_seed(0)
+
+    def run_ours() -> float:
+        steps, start = 0, time.perf_counter()
+        sizes = [x.num_nodes for x in graphs]
+        for positions in size_bucketed_batches(sizes, config.graphs_per_rollout, g):
+            batch = Batch.from_data_list([graphs[i] for i in positions])
+            steps += ppo.collect(model.make_rollout(), batch, 0, g).node.numel()
+        return steps / (time.perf_counter() - start)
+
+    def run_official() -> float:
+        steps, start = 0, time.perf_counter()
+        for i in range(0, num_graphs, 8):
+            steps += official.collect(Batch.from_data_list(graphs[i : i + 8]))
+        return steps / (time.perf_counter() - start)
+
+    ours, theirs = [], []
+    for _ in range(repeats):  # interleaved, so both see the same machine load
+        ours.append(run_ours())
+        theirs.append(run_official())
+    ours_m, theirs_m = statistics.median(ours), statistics.median(theirs)
+    sizes = [x.num_nodes for x in graphs]
+    print(
+        f"{num_graphs} graphs of {min(sizes)}-{max(sizes)} nodes (N_max {max_nodes}), "
+        f"5-layer GIN width {WIDTH}, CPU threads {torch.get_num_threads()}, median of {repeats}"
+    )
+    print(f"{'rollout':<44}{'env steps/s':>12}{'ratio':>8}")
+    print(f"{'official cost model (float64, 8 graphs, 2 fwd)':<44}{theirs_m:>12.1f}{1.0:>8.2f}")
+    print(
+        f"{'modalprompt (float32, 32 graphs by size, 1 fwd)':<44}{ours_m:>12.1f}{ours_m / theirs_m:>8.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
