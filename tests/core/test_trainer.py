@@ -283,3 +283,19 @@ def test_ddp_with_two_gloo_processes_trains_and_saves_once(tmp_path):
     assert all(torch.equal(rank0[k], rank1[k]) for k in params)
     initial = _model("full_finetune").state_dict()
     assert not torch.equal(rank0["head.1.weight"], initial["head.1.weight"])
+
+
+def test_mixed_precision_is_a_no_op_on_cpu():
+    finals = []
+    for precision in ("no", "bf16"):
+        model = _model()
+        mp.Trainer(model, _args(precision=precision), train_data=make_dataset()).fit()
+        finals.append(model.head[1].weight.detach().clone())
+    assert torch.equal(finals[0], finals[1])
+
+
+def test_tensorboard_logging_when_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    args = _args(output_dir=str(tmp_path), tensorboard=True, max_epochs=1, log_every=1)
+    mp.Trainer(_model(), args, train_data=make_dataset(), eval_data=make_dataset(20)).fit()
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
