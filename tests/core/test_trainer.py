@@ -1,6 +1,7 @@
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -261,7 +262,22 @@ def test_ddp_with_two_gloo_processes_trains_and_saves_once(tmp_path):
         str(tmp_path / "ddp"),
         str(tmp_path / "ddp.safetensors"),
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    # its own process group, so a hang cannot leave the two workers behind
+    process = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"torchrun did not finish in 180 s: {stdout[-2000:]} {stderr[-4000:]}")
+    result = subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert (
         "rank 0 finished at step 12" in result.stdout
