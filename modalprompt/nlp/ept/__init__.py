@@ -1,0 +1,6 @@
+"""EPT: efficient prompt tuning by multi-space projection and prompt fusion (Lan et al., AAAI 2025,
+arXiv:2405.11464).
+
+A DePT decomposition (short prompt + low-rank position-wise input offset), fused and projected
+into gated subspaces. No official code exists; :mod:`.prompt` documents the parametrisation.
+"""
