@@ -112,3 +112,11 @@ def test_cli_train_then_eval_on_a_registered_task(tmp_path, capsys, monkeypatch)
     assert main(["eval", "--config", str(run), "--model", str(tmp_path / "out" / "model")]) == 0
     evaluated = json.loads(capsys.readouterr().out)["test"]
     assert evaluated == test_metrics
+
+
+def test_examples_and_benchmarks_compile():
+    import py_compile
+
+    for folder in ("examples", "benchmarks"):
+        for path in (REPO / folder).rglob("*.py"):
+            py_compile.compile(str(path), doraise=True)
