@@ -1,0 +1,179 @@
+"""`BayesPromptModel`: KnowPrompt-style relation extraction whose prompt rows come from particles.
+
+The masked LM is used unchanged: the added tokens (``[sub]``, ``[obj]``, four entity markers and
+one answer token per relation) live in this model (``added_embeddings``, ids ``V..``), are mixed
+into ``inputs_embeds``, and the answer logits are the masked position's output hidden state (the
+input of the LM head's decoder, captured with a hook) times the answer tokens' embeddings (tied
+weights, as ``resize_token_embeddings`` would give) plus a bias. This works for any Hugging Face
+masked LM (BERT, RoBERTa, ELECTRA, DeBERTa) without resizing its vocabulary.
+
+After the collection epoch(s) ``particles`` hold the SVGD result; from then on the ``[sub]`` and
+``[obj]`` rows are the mean of sampled particles. Differs from the official code: those two rows
+are not trainable once particles exist (the official optimiser updates them and then overwrites
+them every step), and the written vector is a buffer of this model, saved with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from modalprompt.core.metrics import accuracy
+from modalprompt.core.model import PromptModel
+from modalprompt.nlp.bayesprompt.config import BayesPromptConfig
+from modalprompt.nlp.bayesprompt.features import abstraction_vector
+
+__all__ = ["BayesPromptModel", "relation_micro_f1", "ADDED_TOKENS"]
+
+ADDED_TOKENS = (
+    "[sub]",
+    "[obj]",
+    "[subject_start]",
+    "[subject_end]",
+    "[object_start]",
+    "[object_end]",
+)
+
+
+def relation_micro_f1(pred: Tensor, gold: Tensor, na_class: int | None) -> float:
+    """Micro-F1 over relation predictions, ignoring the "no relation" class (as KnowPrompt)."""
+    if na_class is None:
+        return accuracy(pred, gold)
+    correct = ((pred == gold) & (gold != na_class)).sum().item()
+    predicted = (pred != na_class).sum().item()
+    actual = (gold != na_class).sum().item()
+    precision = correct / predicted if predicted else 0.0
+    recall = correct / actual if actual else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+class BayesPromptModel(PromptModel):
+    """BayesPrompt on a Hugging Face masked LM (fully fine-tuned, as the official code).
+
+    Args:
+        backbone: ``AutoModelForMaskedLM`` (any architecture with an output-embedding decoder).
+        config: :class:`BayesPromptConfig`.
+
+    Shapes:
+        input_ids / attention_mask (/ token_type_ids): ``(B, L)`` with exactly one mask token per
+        row → class logits ``(B, K)``.
+    """
+
+    config_class = BayesPromptConfig
+    train_backbone = True
+
+    def __init__(self, backbone: nn.Module, config: BayesPromptConfig) -> None:
+        super().__init__(backbone, config)
+        embeddings = backbone.get_input_embeddings()
+        if embeddings.num_embeddings != config.vocab_size:
+            raise ValueError(
+                f"config.vocab_size is {config.vocab_size} but the backbone has "
+                f"{embeddings.num_embeddings} input embeddings; build the config from the "
+                "backbone's own tokenizer (before adding tokens)"
+            )
+        if backbone.get_output_embeddings() is None:
+            raise TypeError("backbone: a masked LM with an output-embedding decoder is required")
+        weight = embeddings.weight.detach()
+        mean = weight.mean(0)
+        rows = [mean.clone() for _ in ADDED_TOKENS]
+        for ids in config.label_word_ids or [()] * config.num_classes:
+            rows.append(weight[list(ids)].mean(0) if ids else mean.clone())
+        self.added_embeddings = nn.Embedding(len(rows), weight.size(1))
+        with torch.no_grad():
+            self.added_embeddings.weight.copy_(torch.stack(rows))
+        self.answer_bias = nn.Parameter(torch.zeros(config.num_classes))
+        self.register_buffer("particles", torch.zeros(0, weight.size(1)))
+        self._captured: Tensor | None = None
+        backbone.get_output_embeddings().register_forward_pre_hook(self._capture)
+
+    # ----------------------------------------------------------------------------- tokens
+    @property
+    def answer_ids(self) -> Tensor:
+        start = self.config.vocab_size + len(ADDED_TOKENS)
+        return torch.arange(start, start + self.config.num_classes, device=self.answer_bias.device)
+
+    def _capture(self, module: nn.Module, args: tuple[Tensor, ...]) -> None:
+        self._captured = args[0]
+
+    def has_particles(self) -> bool:
+        return self.particles.numel() > 0
+
+    def set_particles(self, particles: Tensor) -> None:
+        """Store the SVGD particles ``(n, D)``; the ``[sub]``/``[obj]`` rows stop training."""
+        self.particles = particles.detach().to(self.particles.device, self.particles.dtype)
+
+    def prompt_vector(self) -> Tensor:
+        """The vector written to ``[sub]`` and ``[obj]`` for this forward."""
+        num = self.config.num_samples or min(self.particles.size(0), self.config.num_classes)
+        if self.training:
+            return abstraction_vector(self.particles, num)  # torch's generator: resumable
+        if self.config.eval_mode == "mean":
+            return abstraction_vector(self.particles, num, deterministic=True)
+        generator = torch.Generator().manual_seed(self.config.seed)
+        return abstraction_vector(self.particles, num, generator)
+
+    def embed(self, input_ids: Tensor) -> Tensor:
+        """Input embeddings with the added tokens (``(B, L)`` ids → ``(B, L, D)``)."""
+        vocab = self.config.vocab_size
+        if bool((input_ids >= vocab + self.added_embeddings.num_embeddings).any()):
+            raise ValueError(
+                "input_ids: ids beyond the added tokens; was the tokenizer extended "
+                "by this model's collator?"
+            )
+        base = self.backbone.get_input_embeddings()(input_ids.clamp(max=vocab - 1))
+        added_rows = self.added_embeddings.weight
+        if self.has_particles():
+            vector = self.prompt_vector()
+            added_rows = torch.cat([vector.expand(2, -1), added_rows[2:]])
+        added = added_rows[(input_ids - vocab).clamp(min=0)]
+        return torch.where((input_ids >= vocab).unsqueeze(-1), added, base)
+
+    # ---------------------------------------------------------------------------- forward
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        token_type_ids: Tensor | None = None,
+        **_: Any,
+    ) -> Tensor:
+        mask_id = self.config.mask_token_id
+        positions = (input_ids == mask_id).nonzero()
+        if positions.size(0) != input_ids.size(0) or bool(
+            (positions[:, 0] != torch.arange(input_ids.size(0), device=input_ids.device)).any()
+        ):
+            raise ValueError(f"input_ids: every row needs exactly one mask token (id {mask_id})")
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        self.backbone(inputs_embeds=self.embed(input_ids), attention_mask=attention_mask, **kwargs)
+        hidden = self._captured[positions[:, 0], positions[:, 1]]  # (B, D) before the decoder
+        self._captured = None
+        answers = self.added_embeddings.weight[len(ADDED_TOKENS) :]
+        return hidden @ answers.T + self.answer_bias
+
+    @torch.no_grad()
+    def features(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """BayesPrompt's text features: mask-aware mean of the input embeddings ``(B, D)``."""
+        mask = attention_mask.unsqueeze(-1).to(self.added_embeddings.weight.dtype)
+        return (self.embed(input_ids) * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+    def training_step(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        logits = self(**batch)
+        return {"loss": nn.functional.cross_entropy(logits, batch["labels"])}
+
+    @torch.no_grad()
+    def validation_step(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        return {"logits": self(**batch), "labels": batch["labels"]}
+
+    def compute_metrics(self, outputs: Mapping[str, Tensor]) -> dict[str, float]:
+        pred = outputs["logits"].argmax(-1)
+        return {
+            "micro_f1": relation_micro_f1(pred, outputs["labels"], self.config.na_class),
+            "accuracy": accuracy(pred, outputs["labels"]),
+        }
+
+    def load_prompt_state_dict(self, state: Mapping[str, Tensor]) -> None:
+        if "particles" in state:  # the particle count is data-dependent
+            self.particles = torch.zeros_like(state["particles"], device=self.particles.device)
+        super().load_prompt_state_dict(state)
