@@ -120,3 +120,15 @@ def test_examples_and_benchmarks_compile():
     for folder in ("examples", "benchmarks"):
         for path in (REPO / folder).rglob("*.py"):
             py_compile.compile(str(path), doraise=True)
+
+
+def test_demo_runs_and_prints_its_table(capsys):
+    pytest.importorskip("torch_geometric")
+    from modalprompt.demo import run_demo
+
+    rows = run_demo(quick=True)
+    out = capsys.readouterr().out
+    assert {"linear_probe", "full_finetune", "relief"} <= {r.method for r in rows}
+    assert "trainable %" in out and "relief" in out
+    for r in rows:
+        assert 0.0 <= r.metric <= 1.0 and 0.0 < r.trainable_percent <= 100.0
