@@ -18,7 +18,6 @@ Batches for the defaults are ``(inputs, labels)`` pairs or mappings with a ``"la
 
 from __future__ import annotations
 
-import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,8 +31,18 @@ from modalprompt.core.config import PromptConfig
 __all__ = ["PromptModel", "freeze", "unfreeze", "is_frozen"]
 
 
-def _train_stays_eval(self: nn.Module, mode: bool = True) -> nn.Module:
-    return nn.Module.train(self, False)
+class _StaysInEval:
+    """Replaces a frozen module's ``train``: whatever mode is asked for, it stays in eval.
+
+    A plain class (not a bound function), so a frozen model still pickles with ``torch.save``
+    and deep-copies.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def __call__(self, mode: bool = True) -> nn.Module:
+        return nn.Module.train(self.module, False)
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -43,7 +52,7 @@ def freeze(module: nn.Module) -> nn.Module:
     ``module.train()`` can switch dropout on or let BatchNorm statistics drift.
     """
     for sub in module.modules():
-        sub.train = types.MethodType(_train_stays_eval, sub)
+        sub.train = _StaysInEval(sub)
     module.eval()
     module.requires_grad_(False)
     return module
@@ -60,7 +69,8 @@ def unfreeze(module: nn.Module) -> nn.Module:
 def is_frozen(module: nn.Module) -> bool:
     """True when ``module`` was frozen with :func:`freeze` and is still fully frozen."""
     return all(
-        "train" in sub.__dict__ and not sub.training for sub in module.modules()
+        isinstance(sub.__dict__.get("train"), _StaysInEval) and not sub.training
+        for sub in module.modules()
     ) and not any(p.requires_grad for p in module.parameters())
 
 

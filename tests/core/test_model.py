@@ -178,3 +178,17 @@ def test_contract_checker_passes_on_baselines_and_catches_a_leaky_method(monkeyp
     leaky = Leaky(make_backbone(), mp.get_config("linear_probe", num_classes=3))
     with pytest.raises(AssertionError, match="frozen backbone tensors changed"):
         mp.check_prompt_model(leaky, (x, y))
+
+
+def test_a_frozen_model_still_pickles_and_deep_copies():
+    import copy
+    import io
+
+    backbone = freeze(make_backbone())
+    buffer = io.BytesIO()
+    torch.save(backbone, buffer)  # users do save whole modules; it must keep working
+    buffer.seek(0)
+    for restored in (torch.load(buffer, weights_only=False), copy.deepcopy(backbone)):
+        restored.train()
+        assert not restored.norm.training and is_frozen(restored)
+        assert all(m.train.module is m for m in restored.modules())  # guards its own copy
