@@ -1,0 +1,159 @@
+"""Point-cloud geometry ops in pure PyTorch (CPU and CUDA), with pointnet2_ops' semantics.
+
+``pointnet2_ops`` (the Point-MAE family's CUDA extension) is CUDA-only, not on PyPI, and fails to
+build on many machines. These ops need no build; when ``pointnet2_ops`` is importable and the
+tensors are on CUDA, :func:`furthest_point_sample` and :func:`ball_query` use its kernels.
+
+Semantics (pointnet2_ops v3.0.0):
+
+* :func:`furthest_point_sample` starts at index 0 and repeatedly takes the point farthest (squared
+  distance) from the chosen set; ties go to the lowest index. pointnet2_ops also never picks a
+  point with ``|p|^2 <= 1e-3`` after the first (erikwijmans/Pointnet2_PyTorch#151);
+  ``skip_near_origin=True`` reproduces that quirk, the default does not.
+* :func:`ball_query` returns, per centre, the first ``k`` points *in index order* with
+  ``d^2 < r^2`` (strict); slots after the last hit repeat the first hit; a centre with no hit gets
+  index 0 everywhere (the CUDA behaviour; the common pure-PyTorch copy leaves ``N`` there, an
+  out-of-range index).
+* :func:`knn` returns the ``k`` nearest reference points by squared distance, ascending.
+
+All indices are int64.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "square_distance",
+    "furthest_point_sample",
+    "knn",
+    "ball_query",
+    "gather",
+    "group",
+    "HAS_POINTNET2_OPS",
+]
+
+try:  # optional fast path, never required
+    from pointnet2_ops import pointnet2_utils as _pn2
+
+    HAS_POINTNET2_OPS = True
+except ImportError:  # pragma: no cover - depends on the machine
+    _pn2 = None
+    HAS_POINTNET2_OPS = False
+
+
+def _check_xyz(name: str, xyz: Tensor) -> None:
+    if not isinstance(xyz, Tensor) or xyz.dim() != 3 or xyz.size(-1) != 3:
+        shape = tuple(xyz.shape) if isinstance(xyz, Tensor) else type(xyz).__name__
+        raise ValueError(f"{name}: expected a (B, N, 3) tensor, got {shape}")
+
+
+def square_distance(a: Tensor, b: Tensor) -> Tensor:
+    """Pairwise squared distances ``(B, M, N)`` between ``a`` ``(B, M, C)`` and ``b`` ``(B, N, C)``,
+    computed in float32 at least (also under autocast) and clamped at 0."""
+    dtype = torch.promote_types(a.dtype, torch.float32)
+    a, b = a.to(dtype), b.to(dtype)
+    dist = (a * a).sum(-1, keepdim=True) - 2 * a @ b.transpose(1, 2) + (b * b).sum(-1).unsqueeze(1)
+    return dist.clamp_min_(0)
+
+
+def furthest_point_sample(xyz: Tensor, n: int, skip_near_origin: bool = False) -> Tensor:
+    """Indices ``(B, n)`` of ``n`` farthest-point samples of ``xyz`` ``(B, N, 3)``.
+
+    Args:
+        xyz: The clouds.
+        n: Samples per cloud (``1 <= n <= N``).
+        skip_near_origin: Reproduce pointnet2_ops' exclusion of points with ``|p|^2 <= 1e-3``.
+    """
+    _check_xyz("xyz", xyz)
+    batch, count, _ = xyz.shape
+    if not 1 <= n <= count:
+        raise ValueError(f"n: expected 1 <= n <= N={count}, got {n}")
+    if _pn2 is not None and xyz.is_cuda and skip_near_origin:
+        return _pn2.furthest_point_sample(xyz.float().contiguous(), n).long()
+    points = xyz.detach().float()
+    chosen = torch.zeros(batch, n, dtype=torch.long, device=xyz.device)
+    nearest = torch.full((batch, count), float("inf"), device=xyz.device)
+    if skip_near_origin:
+        excluded = (points * points).sum(-1) <= 1e-3
+    rows = torch.arange(batch, device=xyz.device)
+    last = torch.zeros(batch, dtype=torch.long, device=xyz.device)
+    for i in range(1, n):
+        step = ((points - points[rows, last].unsqueeze(1)) ** 2).sum(-1)  # (B, N)
+        nearest = torch.minimum(nearest, step)
+        candidates = nearest.masked_fill(excluded, -1.0) if skip_near_origin else nearest
+        last = candidates.argmax(dim=1)  # first maximum: ties go to the lowest index
+        chosen[:, i] = last
+    return chosen
+
+
+def knn(query: Tensor, ref: Tensor, k: int, chunk: int | None = None) -> Tensor:
+    """Indices ``(B, M, k)`` of the ``k`` nearest points of ``ref`` ``(B, N, C)`` for each point of
+    ``query`` ``(B, M, C)``, nearest first. ``chunk`` bounds memory by splitting the queries."""
+    if (
+        query.dim() != 3
+        or ref.dim() != 3
+        or query.size(0) != ref.size(0)
+        or query.size(2) != ref.size(2)
+    ):
+        raise ValueError(
+            f"query (B, M, C) and ref (B, N, C) expected, got {tuple(query.shape)} and "
+            f"{tuple(ref.shape)}"
+        )
+    if not 1 <= k <= ref.size(1):
+        raise ValueError(f"k: expected 1 <= k <= N={ref.size(1)}, got {k}")
+    if chunk is None or query.size(1) <= chunk:
+        return square_distance(query, ref).topk(k, dim=-1, largest=False, sorted=True).indices
+    parts = [knn(query[:, i : i + chunk], ref, k) for i in range(0, query.size(1), chunk)]
+    return torch.cat(parts, dim=1)
+
+
+def ball_query(radius: float, k: int, xyz: Tensor, centers: Tensor) -> Tensor:
+    """Indices ``(B, M, k)`` of up to ``k`` points of ``xyz`` ``(B, N, 3)`` within ``radius`` of
+    each centre ``(B, M, 3)``, in index order, padded as pointnet2_ops pads (module docstring)."""
+    _check_xyz("xyz", xyz)
+    _check_xyz("centers", centers)
+    if radius <= 0 or k < 1:
+        raise ValueError(f"radius > 0 and k >= 1 expected, got radius={radius}, k={k}")
+    if _pn2 is not None and xyz.is_cuda:
+        return _pn2.ball_query(
+            radius, k, xyz.float().contiguous(), centers.float().contiguous()
+        ).long()
+    count = xyz.size(1)
+    inside = square_distance(centers, xyz) < radius * radius  # (B, M, N)
+    order = torch.arange(count, device=xyz.device).expand_as(inside)
+    candidates = torch.where(inside, order, torch.full_like(order, count))
+    first_k = candidates.sort(dim=-1).values[..., :k]  # hits in index order, then N
+    if first_k.size(-1) < k:  # fewer points than k
+        pad = torch.full(
+            (*first_k.shape[:-1], k - first_k.size(-1)),
+            count,
+            device=xyz.device,
+            dtype=first_k.dtype,
+        )
+        first_k = torch.cat([first_k, pad], dim=-1)
+    first_hit = first_k[..., :1]
+    first_hit = torch.where(first_hit == count, torch.zeros_like(first_hit), first_hit)
+    return torch.where(first_k == count, first_hit.expand_as(first_k), first_k)
+
+
+def gather(points: Tensor, idx: Tensor) -> Tensor:
+    """``points[b, idx[b, ...]]``: ``(B, N, C)`` with ``(B, ...)`` indices → ``(B, ..., C)``.
+
+    Differentiable in ``points`` (the channel-last form of pointnet2_ops' gather/grouping ops).
+    """
+    if points.dim() != 3 or idx.size(0) != points.size(0):
+        raise ValueError(
+            f"points (B, N, C) and idx (B, ...) expected, got {tuple(points.shape)} "
+            f"and {tuple(idx.shape)}"
+        )
+    batch = torch.arange(points.size(0), device=points.device).view(-1, *([1] * (idx.dim() - 1)))
+    return points[batch, idx]
+
+
+def group(xyz: Tensor, centers: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """kNN patches around ``centers``: coordinates relative to their centre ``(B, G, k, 3)`` and the
+    neighbour indices ``(B, G, k)`` (the Point-MAE/Point-BERT ``Group``)."""
+    idx = knn(centers, xyz, k)
+    return gather(xyz, idx) - centers.unsqueeze(2), idx

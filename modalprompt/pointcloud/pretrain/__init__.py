@@ -1,0 +1,1 @@
+"""Self-supervised pre-training that produces point-transformer checkpoints (Point-MAE)."""
