@@ -128,7 +128,10 @@ def test_demo_runs_and_prints_its_table(capsys):
 
     rows = run_demo(quick=True)
     out = capsys.readouterr().out
-    assert {"linear_probe", "full_finetune", "relief"} <= {r.method for r in rows}
+    assert {"linear_probe", "full_finetune", "relief", "idpt", "vpt_deep"} <= {
+        r.method for r in rows
+    }
+    assert {"graph", "pointcloud"} <= {r.domain for r in rows}
     assert "trainable %" in out and "relief" in out
     for r in rows:
         assert 0.0 <= r.metric <= 1.0 and 0.0 < r.trainable_percent <= 100.0
