@@ -28,8 +28,8 @@ from torch_geometric.nn import GIN
 from torch_geometric.utils import to_dense_batch
 
 import modalprompt as mp
-from modalprompt.graph.relief.backbone import InputSpaceGNN
-from modalprompt.graph.relief.model import ProjectionHead
+from modalprompt.graph.promptable import InputSpaceGNN
+from modalprompt.graph.readout import ProjectionHead
 from modalprompt.graph.relief.policy import ContinuousActor, DiscreteActor
 from modalprompt.graph.relief.ppo import HybridPPO
 from modalprompt.graph.relief.testing import procedural_graphs

@@ -8,36 +8,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from modalprompt.core.metrics import accuracy, macro_f1, roc_auc
 from modalprompt.core.model import PromptModel
-from modalprompt.graph.relief.backbone import check_promptable
+from modalprompt.graph.promptable import check_promptable
+from modalprompt.graph.readout import ProjectionHead, graph_losses, task_loss, task_metrics
 from modalprompt.graph.relief.config import ReliefConfig
 from modalprompt.graph.relief.policy import PolicyEnsemble, PooledCritic
-from modalprompt.graph.relief.rollout import PromptRollout, graph_losses
+from modalprompt.graph.relief.rollout import PromptRollout
 
-__all__ = ["ReliefModel", "ProjectionHead"]
-
-
-class ProjectionHead(nn.Module):
-    """Mean pooling over each graph's nodes, then ``layers - 1`` × (Linear + ReLU) and a Linear.
-
-    Shapes:
-        h: ``(N, d_h)``; batch: ``(N,)`` → logits ``(B, num_outputs)``.
-    """
-
-    def __init__(self, hidden: int, num_outputs: int, layers: int) -> None:
-        super().__init__()
-        blocks: list[nn.Module] = []
-        for _ in range(layers - 1):
-            blocks += [nn.Linear(hidden, hidden), nn.ReLU()]
-        self.mlp = nn.Sequential(*blocks, nn.Linear(hidden, num_outputs))
-
-    def forward(self, h: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
-        sums = torch.zeros(num_graphs, h.size(1), dtype=h.dtype, device=h.device).index_add_(
-            0, batch, h
-        )
-        counts = torch.bincount(batch, minlength=num_graphs).clamp(min=1).unsqueeze(1).to(h.dtype)
-        return self.mlp(sums / counts)
+__all__ = ["ReliefModel"]
 
 
 class ReliefModel(PromptModel):
@@ -51,7 +29,7 @@ class ReliefModel(PromptModel):
 
     Args:
         backbone: A frozen GNN with ``embed_inputs``/``encode`` (see
-            :mod:`~modalprompt.graph.relief.backbone`).
+            :mod:`~modalprompt.graph.promptable`).
         config: :class:`ReliefConfig`.
 
     Shapes:
@@ -113,13 +91,7 @@ class ReliefModel(PromptModel):
 
     def head_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """BCE over all present labels (multilabel) or cross-entropy (multiclass)."""
-        if self.config.task_type == "multiclass":
-            return nn.functional.cross_entropy(logits, y.view(-1).long())
-        y = y.reshape(logits.shape).to(logits.dtype)
-        present = ~torch.isnan(y)
-        if not bool(present.any()):
-            return logits.sum() * 0.0
-        return nn.functional.binary_cross_entropy_with_logits(logits[present], y[present])
+        return task_loss(logits, y, self.config.task_type)
 
     def training_step(self, batch: Any) -> dict[str, Tensor]:
         return {"loss": self.head_loss(self(batch), batch.y)}
@@ -147,14 +119,7 @@ class ReliefModel(PromptModel):
 
     def compute_metrics(self, outputs: Mapping[str, Tensor]) -> dict[str, float]:
         """ROC-AUC over tasks (multilabel) or accuracy + macro-F1 (multiclass), plus PCR and APM."""
-        logits, labels = outputs["logits"], outputs["labels"]
-        if self.config.task_type == "multilabel":
-            metrics = {"roc_auc": roc_auc(logits, labels)}
-        else:
-            metrics = {
-                "accuracy": accuracy(logits, labels),
-                "macro_f1": macro_f1(logits, labels, num_classes=logits.shape[-1]),
-            }
+        metrics = task_metrics(outputs["logits"], outputs["labels"], self.config.task_type)
         prompted = outputs["prompted"].sum()
         metrics["pcr"] = float((outputs["prompted"] / outputs["nodes"].clamp(min=1)).mean())
         metrics["apm"] = float(outputs["norm_sum"].sum() / prompted) if prompted > 0 else 0.0

@@ -17,36 +17,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from modalprompt.graph.relief.backbone import check_promptable
+from modalprompt.graph.promptable import check_promptable
+from modalprompt.graph.readout import graph_losses
 
-__all__ = ["PromptRollout", "graph_losses", "prompt_statistics"]
-
-
-def graph_losses(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
-    """Per-graph loss ``(B,)``.
-
-    Args:
-        logits: ``(B, T)`` head outputs.
-        y: multilabel: ``(B, T)`` or ``(B*T,)`` in {0, 1} with NaN for missing labels (a graph
-            without any label has loss 0); multiclass: ``(B,)`` class indices.
-        task_type: ``"multilabel"`` (BCE averaged over present tasks) or ``"multiclass"`` (CE).
-    """
-    if task_type == "multiclass":
-        if y.numel() != logits.size(0):
-            raise ValueError(f"y: expected one class per graph ({logits.size(0)}), got {y.numel()}")
-        return nn.functional.cross_entropy(logits, y.view(-1).long(), reduction="none")
-    if y.numel() != logits.numel():
-        raise ValueError(
-            f"y: expected {logits.size(1)} task label(s) per graph for {logits.size(0)} graphs "
-            f"({logits.numel()} values), got {y.numel()}; check num_outputs"
-        )
-    y = y.reshape(logits.shape).to(logits.dtype)
-    present = ~torch.isnan(y)
-    bce = nn.functional.binary_cross_entropy_with_logits(
-        logits, torch.where(present, y, torch.zeros_like(y)), reduction="none"
-    )
-    bce = torch.where(present, bce, torch.zeros_like(bce))
-    return bce.sum(dim=1) / present.sum(dim=1).clamp(min=1)
+__all__ = ["PromptRollout", "prompt_statistics"]
 
 
 def prompt_statistics(prompt: Tensor, batch: Tensor, num_graphs: int) -> dict[str, float]:
@@ -73,7 +47,7 @@ class PromptRollout:
 
     Args:
         gnn: The frozen backbone, with ``embed_inputs(data) -> (N, d_x)`` and
-            ``encode(x, data) -> (N, d_h)`` (see :mod:`~modalprompt.graph.relief.backbone`).
+            ``encode(x, data) -> (N, d_h)`` (see :mod:`~modalprompt.graph.promptable`).
         readout: ``(node embeddings (N, d_h), batch (N,), num_graphs) -> logits (B, T)``: the
             pooling + projection head whose loss defines the reward.
         task_type: ``"multilabel"`` or ``"multiclass"``.

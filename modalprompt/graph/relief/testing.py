@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from modalprompt.core.testing import TinyCase
-from modalprompt.graph.relief.backbone import InputSpaceGNN
+from modalprompt.graph.promptable import InputSpaceGNN
 
 __all__ = ["procedural_graphs", "tiny_gnn", "tiny_case"]
 

@@ -6,9 +6,12 @@ import torch
 pytest.importorskip("torch_geometric")
 from torch_geometric.data import Batch  # noqa: E402
 
-from modalprompt.graph.relief.model import ProjectionHead  # noqa: E402
+from modalprompt.graph.readout import (
+    ProjectionHead,  # noqa: E402
+    graph_losses,
+)
 from modalprompt.graph.relief.ppo import gae  # noqa: E402
-from modalprompt.graph.relief.rollout import PromptRollout, graph_losses, prompt_statistics  # noqa: E402
+from modalprompt.graph.relief.rollout import PromptRollout, prompt_statistics  # noqa: E402
 from modalprompt.graph.relief.testing import procedural_graphs, tiny_gnn  # noqa: E402
 from modalprompt.graph.relief.train import ensemble_splits  # noqa: E402
 

@@ -1,8 +1,8 @@
-"""What RELIEF needs from a frozen GNN: its input embedding, and the rest of the network.
+"""What input-space graph prompts (GPF, GPF-plus, RELIEF) need from a frozen GNN.
 
-RELIEF (like GPF) adds the prompt in the GNN's *input* space: for the molecule GIN of Hu et
+GPF, GPF-plus and RELIEF add the prompt in the GNN's *input* space: for the molecule GIN of Hu et
 al. that is the atom embedding ``x_embedding1(atom) + x_embedding2(chirality)``; for node-level
-GNNs it is the raw (e.g. SVD-reduced) node features. A backbone serves RELIEF when it has:
+GNNs it is the raw (e.g. SVD-reduced) node features. A backbone serves them when it has:
 
 * ``prompt_dim``: width ``d_x`` of the input space (the prompt vectors' size);
 * ``out_dim``: width ``d_h`` of its node embeddings;

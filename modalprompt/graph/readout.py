@@ -1,0 +1,87 @@
+"""Graph-level readout, losses and metrics shared by the graph prompt methods (GPF, RELIEF).
+
+Two task types: ``"multilabel"`` (molecules: several binary tasks, NaN for a missing label; BCE
+over the present labels; ROC-AUC averaged over tasks) and ``"multiclass"`` (one class per graph,
+e.g. a node's k-hop subgraph; cross-entropy; accuracy and macro-F1).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from modalprompt.core.metrics import accuracy, macro_f1, roc_auc
+
+__all__ = ["ProjectionHead", "graph_losses", "task_loss", "task_metrics", "TASK_TYPES"]
+
+TASK_TYPES = ("multilabel", "multiclass")
+
+
+class ProjectionHead(nn.Module):
+    """Mean pooling over each graph's nodes, then ``layers - 1`` × (Linear + ReLU) and a Linear.
+
+    Shapes:
+        h: ``(N, d_h)``; batch: ``(N,)`` → logits ``(B, num_outputs)``.
+    """
+
+    def __init__(self, hidden: int, num_outputs: int, layers: int = 1) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        for _ in range(layers - 1):
+            blocks += [nn.Linear(hidden, hidden), nn.ReLU()]
+        self.mlp = nn.Sequential(*blocks, nn.Linear(hidden, num_outputs))
+
+    def forward(self, h: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        sums = torch.zeros(num_graphs, h.size(1), dtype=h.dtype, device=h.device).index_add_(
+            0, batch, h
+        )
+        counts = torch.bincount(batch, minlength=num_graphs).clamp(min=1).unsqueeze(1).to(h.dtype)
+        return self.mlp(sums / counts)
+
+
+def graph_losses(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
+    """Per-graph loss ``(B,)``.
+
+    Args:
+        logits: ``(B, T)`` head outputs.
+        y: multilabel: ``(B, T)`` or ``(B*T,)`` in {0, 1} with NaN for missing labels (a graph
+            without any label has loss 0); multiclass: ``(B,)`` class indices.
+        task_type: ``"multilabel"`` (BCE averaged over present tasks) or ``"multiclass"`` (CE).
+    """
+    if task_type == "multiclass":
+        if y.numel() != logits.size(0):
+            raise ValueError(f"y: expected one class per graph ({logits.size(0)}), got {y.numel()}")
+        return nn.functional.cross_entropy(logits, y.view(-1).long(), reduction="none")
+    if y.numel() != logits.numel():
+        raise ValueError(
+            f"y: expected {logits.size(1)} task label(s) per graph for {logits.size(0)} graphs "
+            f"({logits.numel()} values), got {y.numel()}; check num_outputs"
+        )
+    y = y.reshape(logits.shape).to(logits.dtype)
+    present = ~torch.isnan(y)
+    bce = nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.where(present, y, torch.zeros_like(y)), reduction="none"
+    )
+    bce = torch.where(present, bce, torch.zeros_like(bce))
+    return bce.sum(dim=1) / present.sum(dim=1).clamp(min=1)
+
+
+def task_loss(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
+    """Batch loss: BCE over all present labels (multilabel, as pretrain-gnns) or cross-entropy."""
+    if task_type == "multiclass":
+        return nn.functional.cross_entropy(logits, y.view(-1).long())
+    y = y.reshape(logits.shape).to(logits.dtype)
+    present = ~torch.isnan(y)
+    if not bool(present.any()):
+        return logits.sum() * 0.0
+    return nn.functional.binary_cross_entropy_with_logits(logits[present], y[present])
+
+
+def task_metrics(logits: Tensor, labels: Tensor, task_type: str) -> dict[str, float]:
+    """ROC-AUC over tasks (multilabel) or accuracy and macro-F1 (multiclass)."""
+    if task_type == "multilabel":
+        return {"roc_auc": roc_auc(logits, labels.reshape(logits.shape))}
+    return {
+        "accuracy": accuracy(logits, labels),
+        "macro_f1": macro_f1(logits, labels, num_classes=logits.shape[-1]),
+    }
