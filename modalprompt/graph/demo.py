@@ -3,8 +3,8 @@
 A frozen 2-layer GIN (random weights: no pre-trained checkpoint ships with the library) embeds
 small procedural graphs whose class shifts their node features; a few-shot training set,
 validation for model selection, and a held-out test set. Rows: head only on pooled frozen
-embeddings (``linear_probe``), RELIEF's RL feature prompts with their head (``relief``), and full
-fine-tuning (``full_finetune``).
+embeddings (``linear_probe``), GPF and GPF-plus feature prompts, RELIEF's RL feature prompts
+with their head (``relief``), and full fine-tuning (``full_finetune``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def run(quick: bool = False) -> list:
     import modalprompt as mp
     from modalprompt.demo import DemoResult
     from modalprompt.graph.relief import fit_relief
-    from modalprompt.graph.relief.testing import procedural_graphs, tiny_gnn
+    from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn
 
     graphs = procedural_graphs(120, seed=7, task_type="multiclass")
     for g in graphs:  # a harder problem than the tests': smaller class shift
@@ -77,6 +77,23 @@ def run(quick: bool = False) -> list:
         )
         args = mp.TrainingArguments(
             max_epochs=epochs * 3, batch_size=8, lr=1e-2, verbose=False, tensorboard=False
+        )
+        mp.Trainer(model, args, train_data=train, eval_data=val, collate_fn=_collate).fit()
+        row(method, model, time.perf_counter() - start)
+
+    for method in ("gpf", "gpf_plus"):
+        start = time.perf_counter()
+        model = mp.get_prompt_model(
+            tiny_gnn(seed=0),
+            mp.get_config(method, task_type="multiclass", num_outputs=2, head_dropout=0.0),
+        )
+        args = mp.TrainingArguments(
+            max_epochs=epochs * 3,
+            batch_size=8,
+            lr=1e-2,
+            verbose=False,
+            tensorboard=False,
+            metric="accuracy",
         )
         mp.Trainer(model, args, train_data=train, eval_data=val, collate_fn=_collate).fit()
         row(method, model, time.perf_counter() - start)

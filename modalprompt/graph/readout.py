@@ -12,7 +12,14 @@ from torch import Tensor, nn
 
 from modalprompt.core.metrics import accuracy, macro_f1, roc_auc
 
-__all__ = ["ProjectionHead", "graph_losses", "task_loss", "task_metrics", "TASK_TYPES"]
+__all__ = [
+    "ProjectionHead",
+    "check_labels",
+    "graph_losses",
+    "task_loss",
+    "task_metrics",
+    "TASK_TYPES",
+]
 
 TASK_TYPES = ("multilabel", "multiclass")
 
@@ -39,6 +46,18 @@ class ProjectionHead(nn.Module):
         return self.mlp(sums / counts)
 
 
+def check_labels(logits: Tensor, y: Tensor, task_type: str) -> None:
+    """Raise a ValueError that says what is wrong when ``y`` does not fit ``logits`` ``(B, T)``."""
+    if task_type == "multiclass":
+        if y.numel() != logits.size(0):
+            raise ValueError(f"y: expected one class per graph ({logits.size(0)}), got {y.numel()}")
+    elif y.numel() != logits.numel():
+        raise ValueError(
+            f"y: expected {logits.size(1)} task label(s) per graph for {logits.size(0)} graphs "
+            f"({logits.numel()} values), got {y.numel()}; check num_outputs"
+        )
+
+
 def graph_losses(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
     """Per-graph loss ``(B,)``.
 
@@ -48,15 +67,9 @@ def graph_losses(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
             without any label has loss 0); multiclass: ``(B,)`` class indices.
         task_type: ``"multilabel"`` (BCE averaged over present tasks) or ``"multiclass"`` (CE).
     """
+    check_labels(logits, y, task_type)
     if task_type == "multiclass":
-        if y.numel() != logits.size(0):
-            raise ValueError(f"y: expected one class per graph ({logits.size(0)}), got {y.numel()}")
         return nn.functional.cross_entropy(logits, y.view(-1).long(), reduction="none")
-    if y.numel() != logits.numel():
-        raise ValueError(
-            f"y: expected {logits.size(1)} task label(s) per graph for {logits.size(0)} graphs "
-            f"({logits.numel()} values), got {y.numel()}; check num_outputs"
-        )
     y = y.reshape(logits.shape).to(logits.dtype)
     present = ~torch.isnan(y)
     bce = nn.functional.binary_cross_entropy_with_logits(
@@ -68,6 +81,7 @@ def graph_losses(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
 
 def task_loss(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
     """Batch loss: BCE over all present labels (multilabel, as pretrain-gnns) or cross-entropy."""
+    check_labels(logits, y, task_type)
     if task_type == "multiclass":
         return nn.functional.cross_entropy(logits, y.view(-1).long())
     y = y.reshape(logits.shape).to(logits.dtype)

@@ -39,7 +39,7 @@ ENV_ID = "modalprompt/FeaturePrompt-v0"
 def _default_setup(seed: int = 0) -> tuple[list[Any], nn.Module, nn.Module]:
     """Procedural graphs, a small random GIN and head: what ``gym.make(ENV_ID)`` runs on."""
     from modalprompt.graph.readout import ProjectionHead
-    from modalprompt.graph.relief.testing import procedural_graphs, tiny_gnn
+    from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn
 
     torch.manual_seed(seed)
     return procedural_graphs(16, seed=seed), tiny_gnn(seed=seed), ProjectionHead(16, 1, 1)

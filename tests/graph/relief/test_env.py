@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env  # noqa: E402
 import modalprompt.graph.relief  # noqa: E402,F401  (registers the env id)
 from modalprompt.graph.readout import ProjectionHead  # noqa: E402
 from modalprompt.graph.relief.env import ENV_ID, FeaturePromptEnv, FlatPromptActionWrapper  # noqa: E402
-from modalprompt.graph.relief.testing import procedural_graphs, tiny_gnn  # noqa: E402
+from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn  # noqa: E402
 
 
 def _env(**kw):

@@ -12,8 +12,8 @@ from modalprompt.graph.readout import (
 )
 from modalprompt.graph.relief.ppo import gae  # noqa: E402
 from modalprompt.graph.relief.rollout import PromptRollout, prompt_statistics  # noqa: E402
-from modalprompt.graph.relief.testing import procedural_graphs, tiny_gnn  # noqa: E402
 from modalprompt.graph.relief.train import ensemble_splits  # noqa: E402
+from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn  # noqa: E402
 
 
 def _rollout(budget=None, max_nodes=12):

@@ -7,8 +7,8 @@ from torch_geometric.data import Batch  # noqa: E402
 
 import modalprompt as mp  # noqa: E402
 from modalprompt.graph.relief.ppo import HybridPPO  # noqa: E402
-from modalprompt.graph.relief.testing import procedural_graphs, tiny_gnn  # noqa: E402
 from modalprompt.graph.relief.train import fit_relief  # noqa: E402
+from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn  # noqa: E402
 
 
 def _model(**overrides):

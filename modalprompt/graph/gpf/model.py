@@ -1,0 +1,91 @@
+"""GPF and GPF-plus on any frozen GNN that exposes its input space."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from modalprompt.core.model import PromptModel
+from modalprompt.graph.gpf.config import GpfConfig, GpfPlusConfig, _FeaturePromptConfig
+from modalprompt.graph.promptable import check_promptable
+from modalprompt.graph.readout import ProjectionHead, task_loss, task_metrics
+
+__all__ = ["GpfModel", "GpfPlusModel"]
+
+
+class _FeaturePromptModel(PromptModel):
+    """Frozen GNN + input-space prompt + dropout + graph head.
+
+    Differs from the official code: the GNN stays in eval mode while the prompt trains (the
+    official loop calls ``model.train()``, so dropout inside the "frozen" GIN is on and its
+    BatchNorm statistics drift), and model selection is left to the trainer's validation metric
+    (the official scripts report the test score of the last epoch).
+
+    Shapes:
+        data: a PyG ``Batch``; ``embed_inputs(data)``: ``(N, d_x)`` → logits ``(B, num_outputs)``.
+    """
+
+    def __init__(self, backbone: nn.Module, config: _FeaturePromptConfig) -> None:
+        check_promptable(backbone)
+        super().__init__(backbone, config)
+        self.dropout = nn.Dropout(config.head_dropout)
+        self.head = ProjectionHead(int(backbone.out_dim), config.num_outputs, config.head_layers)
+
+    def prompt(self, x: Tensor) -> Tensor:
+        """The prompt added to input features ``(N, d_x)``."""
+        raise NotImplementedError
+
+    def forward(self, data: Any) -> Tensor:
+        with torch.no_grad():
+            x = self.backbone.embed_inputs(data)
+        h = self.backbone.encode(x + self.prompt(x), data)
+        return self.head(self.dropout(h), data.batch, int(data.num_graphs))
+
+    def training_step(self, batch: Any) -> dict[str, Tensor]:
+        return {"loss": task_loss(self(batch), batch.y, self.config.task_type)}
+
+    @torch.no_grad()
+    def validation_step(self, batch: Any) -> dict[str, Tensor]:
+        logits = self(batch)
+        labels = (
+            batch.y.reshape(logits.shape)
+            if self.config.task_type == "multilabel"
+            else batch.y.view(-1)
+        )
+        return {"logits": logits, "labels": labels}
+
+    def compute_metrics(self, outputs: Mapping[str, Tensor]) -> dict[str, float]:
+        return task_metrics(outputs["logits"], outputs["labels"], self.config.task_type)
+
+
+class GpfModel(_FeaturePromptModel):
+    """GPF: one learnable vector ``p`` ``(1, d_x)`` added to every node's input."""
+
+    config_class = GpfConfig
+
+    def __init__(self, backbone: nn.Module, config: GpfConfig) -> None:
+        super().__init__(backbone, config)
+        self.global_prompt = nn.Parameter(torch.empty(1, int(backbone.prompt_dim)))
+        nn.init.xavier_uniform_(self.global_prompt)
+
+    def prompt(self, x: Tensor) -> Tensor:
+        return self.global_prompt.expand_as(x)
+
+
+class GpfPlusModel(_FeaturePromptModel):
+    """GPF-plus: per node, a softmax attention (``Linear(d_x, K)``) over ``K`` learnable vectors."""
+
+    config_class = GpfPlusConfig
+
+    def __init__(self, backbone: nn.Module, config: GpfPlusConfig) -> None:
+        super().__init__(backbone, config)
+        dim = int(backbone.prompt_dim)
+        self.basis = nn.Parameter(torch.empty(config.num_basis, dim))
+        nn.init.xavier_uniform_(self.basis)
+        self.attention = nn.Linear(dim, config.num_basis)
+
+    def prompt(self, x: Tensor) -> Tensor:
+        return torch.softmax(self.attention(x), dim=-1) @ self.basis  # (N, d_x)

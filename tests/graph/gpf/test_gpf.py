@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+pytest.importorskip("torch_geometric")
+from torch_geometric.data import Batch  # noqa: E402
+
+import modalprompt as mp  # noqa: E402
+from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn  # noqa: E402
+
+
+def test_gpf_adds_one_vector_and_gpf_plus_mixes_a_basis_per_node():
+    batch = Batch.from_data_list(procedural_graphs(3))
+    gpf = mp.get_prompt_model(tiny_gnn(), mp.get_config("gpf", num_outputs=1))
+    x = gpf.backbone.embed_inputs(batch)
+    prompt = gpf.prompt(x)
+    assert prompt.shape == x.shape and torch.equal(prompt[0], prompt[-1])
+    plus = mp.get_prompt_model(tiny_gnn(), mp.get_config("gpf_plus", num_outputs=1, num_basis=4))
+    weights = torch.softmax(plus.attention(x), -1)
+    torch.testing.assert_close(plus.prompt(x), weights @ plus.basis)
+    assert not torch.allclose(plus.prompt(x)[0], plus.prompt(x)[1])
+    assert plus.num_parameters(True) == 4 * 8 + (8 * 4 + 4) + (16 + 1)
+
+
+def test_prompt_tuning_fits_a_shifted_task_the_frozen_head_alone_cannot_reach():
+    graphs = procedural_graphs(32, seed=5, task_type="multiclass")
+    model = mp.get_prompt_model(
+        tiny_gnn(),
+        mp.get_config("gpf_plus", task_type="multiclass", num_outputs=2, head_dropout=0.0),
+    )
+    args = mp.TrainingArguments(
+        max_epochs=30, batch_size=16, lr=1e-2, verbose=False, tensorboard=False, eval_strategy="no"
+    )
+    from torch_geometric.data import Batch as B
+
+    trainer = mp.Trainer(model, args, train_data=graphs, collate_fn=B.from_data_list)
+    trainer.fit()
+    model.eval()
+    batch = Batch.from_data_list(graphs)
+    assert (model(batch).argmax(-1) == batch.y).float().mean() > 0.9
+
+
+def test_wrong_backbone_and_labels_are_explained():
+    with pytest.raises(TypeError, match="embed_inputs"):
+        mp.get_prompt_model(torch.nn.Linear(2, 2), mp.get_config("gpf"))
+    model = mp.get_prompt_model(tiny_gnn(), mp.get_config("gpf", num_outputs=3))
+    with pytest.raises(ValueError, match="check num_outputs"):
+        model.training_step(Batch.from_data_list(procedural_graphs(2, num_tasks=2)))
