@@ -41,6 +41,15 @@ def run(quick: bool = False) -> list:
         "linear_probe": {},
         "vpt_deep": {"num_prompts": 4, "head_dropout": 0.0},
         "idpt": {"prompt_layer": config.depth - 1, "k": 8, "head_dropout": 0.0},
+        "point_peft": {
+            "prompt_layers": 2,
+            "top_k": 8,
+            "num_prompts": 10,
+            "ga_groups": 8,
+            "ga_group_size": 4,
+            "ga_heads": 4,
+            "head_dropout": 0.0,
+        },
         "full_finetune": {},
     }
     rows = []
@@ -49,6 +58,8 @@ def run(quick: bool = False) -> list:
         backbone = PointTransformer(config)
         backbone.load_state_dict(state)
         model = mp.get_prompt_model(backbone, mp.get_config(method, num_classes=8, **overrides))
+        if method == "point_peft":
+            model.build_memory_bank(train)  # the P²-Bank: features of the training shapes
         args = mp.TrainingArguments(
             max_epochs=3 if quick else 30,
             batch_size=16,

@@ -52,7 +52,8 @@ def check_point_backbone(backbone: nn.Module) -> None:
 
 
 @torch.no_grad()
-def frozen_patches(backbone: PointTransformer, points: Tensor) -> tuple[Tensor, Tensor]:
-    """Patch tokens ``(B, G, D)`` and their positions ``(B, G, D)`` from the frozen tokenizer."""
+def frozen_patches(backbone: PointTransformer, points: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Patch tokens ``(B, G, D)``, their positions ``(B, G, D)`` and centres ``(B, G, 3)`` from
+    the frozen tokenizer."""
     neighborhood, centers = backbone.group(points)
-    return backbone.patch_tokens(neighborhood), backbone.pos_embed(centers)
+    return backbone.patch_tokens(neighborhood), backbone.pos_embed(centers), centers

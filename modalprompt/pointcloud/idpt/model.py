@@ -99,7 +99,7 @@ class IdptModel(PromptModel):
 
     def features(self, points: Tensor) -> Tensor:
         bb, layer = self.backbone, self.config.prompt_layer
-        tokens, pos = frozen_patches(bb, points)
+        tokens, pos, _ = frozen_patches(bb, points)
         x, pos_no_prompt = self.cls.prepend(tokens, pos)
         x = bb.blocks(x, pos_no_prompt, 0, layer)
         prompt = self.prompt_generator(x[:, 1:])  # (B, 1, D)

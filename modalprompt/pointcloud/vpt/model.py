@@ -54,7 +54,7 @@ class VptShallowModel(_VptModel):
     config_class = VptShallowConfig
 
     def encode(self, points: Tensor) -> Tensor:
-        tokens, pos = frozen_patches(self.backbone, points)
+        tokens, pos, _ = frozen_patches(self.backbone, points)
         x, pos = self.cls.prepend(tokens, pos)
         b = x.size(0)
         x = torch.cat([x, self.prompts[0].expand(b, -1, -1)], 1)
@@ -69,7 +69,7 @@ class VptDeepModel(_VptModel):
     layers_with_prompts = None  # one set per block
 
     def encode(self, points: Tensor) -> Tensor:
-        tokens, pos = frozen_patches(self.backbone, points)
+        tokens, pos, _ = frozen_patches(self.backbone, points)
         x, pos = self.cls.prepend(tokens, pos)
         b, keep = x.size(0), x.size(1)
         for i, block in enumerate(self.backbone.blocks.blocks):
