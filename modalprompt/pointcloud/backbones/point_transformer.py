@@ -193,13 +193,21 @@ class PointTransformer(nn.Module):
 
     def group(self, points: Tensor) -> tuple[Tensor, Tensor]:
         """Patches ``(B, G, M, 3)`` relative to their centres, and the centres ``(B, G, 3)``."""
-        if points.dim() != 3 or points.size(-1) != 3:
-            raise ValueError(f"points: expected (B, N, 3), got {tuple(points.shape)}")
-        if points.size(1) < self.config.group_size:
+        if points.dim() != 3 or points.size(-1) < 3:
             raise ValueError(
-                f"points: {points.size(1)} points per cloud, fewer than group_size "
-                f"{self.config.group_size}"
+                f"points: expected (B, N, 3) or (B, N, 3+C), got {tuple(points.shape)}"
             )
+        points = points[..., :3]  # extra per-point features are not used by the tokenizer
+        needed = max(self.config.group_size, self.config.num_group)
+        if points.size(1) < needed:
+            raise ValueError(
+                f"points: {points.size(1)} points per cloud, fewer than num_group "
+                f"({self.config.num_group}) / group_size ({self.config.group_size})"
+            )
+        finite = torch.isfinite(points).all(dim=(1, 2))
+        if not bool(finite.all()):
+            bad = torch.nonzero(~finite).flatten().tolist()
+            raise ValueError(f"points: NaN or inf coordinates in cloud(s) {bad[:10]} of the batch")
         centers = gather(points, furthest_point_sample(points, self.config.num_group))
         neighborhood, _ = group(points, centers, self.config.group_size)
         return neighborhood, centers
