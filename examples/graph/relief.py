@@ -11,7 +11,7 @@ from torch_geometric.data import Batch
 
 import modalprompt as mp
 from modalprompt.graph.relief import fit_relief
-from modalprompt.graph.relief.testing import procedural_graphs, tiny_gnn
+from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn
 
 graphs = procedural_graphs(48, num_tasks=2, seed=0)
 train, val, test = graphs[:24], graphs[24:36], graphs[36:]
