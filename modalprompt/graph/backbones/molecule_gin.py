@@ -1,0 +1,185 @@
+"""The 5-layer GIN of Hu et al., "Strategies for Pre-training Graph Neural Networks" (ICLR 2020),
+with snap-stanford/pretrain-gnns' state-dict names, so its published checkpoints
+(``supervised_contextpred.pth``, ``infomax.pth``, ...) load from a local file.
+
+Atoms enter as ``(atom type, chirality)`` index pairs and bonds as ``(bond type, direction)``
+pairs (:func:`~modalprompt.graph.datasets.molecules.smiles_to_graph`); every layer adds self
+loops with bond type 4, sums ``x_j + edge embedding`` over neighbours, applies a 2-layer MLP,
+BatchNorm, ReLU (not after the last layer) and dropout.
+
+For prompts in the input space (GPF, GPF-plus, RELIEF) it implements the
+:mod:`~modalprompt.graph.promptable` protocol: ``embed_inputs`` is the atom embedding
+``x_embedding1(type) + x_embedding2(chirality)`` and ``encode`` the layers after it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import add_self_loops
+
+__all__ = [
+    "MoleculeGIN",
+    "MoleculeGINConv",
+    "load_pretrain_gnns_checkpoint",
+    "NUM_ATOM_TYPES",
+    "NUM_CHIRALITY_TAGS",
+    "NUM_BOND_TYPES",
+    "NUM_BOND_DIRECTIONS",
+    "SELF_LOOP_BOND_TYPE",
+]
+
+NUM_ATOM_TYPES = 120  # 118 elements + the mask token of attribute masking (+1 spare, as official)
+NUM_CHIRALITY_TAGS = 3
+NUM_BOND_TYPES = 6  # single, double, triple, aromatic, self-loop, mask
+NUM_BOND_DIRECTIONS = 3
+SELF_LOOP_BOND_TYPE = 4
+
+
+class MoleculeGINConv(MessagePassing):
+    """``mlp(sum_j (x_j + e_ji))`` over neighbours and a self loop (official ``GINConv``).
+
+    Shapes:
+        x: ``(N, D)``; edge_index: ``(2, E)``; edge_attr: ``(E, 2)`` long → ``(N, D)``.
+    """
+
+    def __init__(self, emb_dim: int) -> None:
+        super().__init__(aggr="add")
+        self.mlp = nn.Sequential(
+            nn.Linear(emb_dim, 2 * emb_dim), nn.ReLU(), nn.Linear(2 * emb_dim, emb_dim)
+        )
+        self.edge_embedding1 = nn.Embedding(NUM_BOND_TYPES, emb_dim)
+        self.edge_embedding2 = nn.Embedding(NUM_BOND_DIRECTIONS, emb_dim)
+        nn.init.xavier_uniform_(self.edge_embedding1.weight)
+        nn.init.xavier_uniform_(self.edge_embedding2.weight)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
+        edge_index, _ = add_self_loops(edge_index, num_nodes=x.size(0))
+        loops = torch.zeros(x.size(0), 2, dtype=edge_attr.dtype, device=edge_attr.device)
+        loops[:, 0] = SELF_LOOP_BOND_TYPE
+        edge_attr = torch.cat([edge_attr, loops], dim=0)
+        edges = self.edge_embedding1(edge_attr[:, 0]) + self.edge_embedding2(edge_attr[:, 1])
+        return self.mlp(self.propagate(edge_index, x=x, edge_attr=edges))
+
+    def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
+        return x_j + edge_attr
+
+
+class MoleculeGIN(nn.Module):
+    """Hu et al.'s GNN (``gnn_type="gin"``) returning node embeddings.
+
+    Args:
+        num_layer: Layers (>= 2; the papers use 5). emb_dim: Width (300).
+        jk: ``"last"``, ``"concat"``, ``"max"`` or ``"sum"`` jumping knowledge.
+        drop_ratio: Dropout after every layer.
+
+    Differs from the official code: ``jk="sum"`` sums the layers (the official code sums them and
+    then keeps only the first node's row).
+
+    Shapes:
+        data.x: ``(N, 2)`` long; data.edge_index: ``(2, E)``; data.edge_attr: ``(E, 2)`` long →
+        ``(N, emb_dim)`` (``(N, (num_layer + 1) * emb_dim)`` for ``jk="concat"``).
+    """
+
+    def __init__(
+        self, num_layer: int = 5, emb_dim: int = 300, jk: str = "last", drop_ratio: float = 0.0
+    ) -> None:
+        super().__init__()
+        if num_layer < 2:
+            raise ValueError(f"num_layer: expected >= 2, got {num_layer}")
+        if jk not in ("last", "concat", "max", "sum"):
+            raise ValueError(f"jk: expected 'last', 'concat', 'max' or 'sum', got {jk!r}")
+        self.num_layer, self.emb_dim, self.jk, self.drop_ratio = num_layer, emb_dim, jk, drop_ratio
+        self.x_embedding1 = nn.Embedding(NUM_ATOM_TYPES, emb_dim)
+        self.x_embedding2 = nn.Embedding(NUM_CHIRALITY_TAGS, emb_dim)
+        nn.init.xavier_uniform_(self.x_embedding1.weight)
+        nn.init.xavier_uniform_(self.x_embedding2.weight)
+        self.gnns = nn.ModuleList(MoleculeGINConv(emb_dim) for _ in range(num_layer))
+        self.batch_norms = nn.ModuleList(nn.BatchNorm1d(emb_dim) for _ in range(num_layer))
+
+    @property
+    def prompt_dim(self) -> int:
+        return self.emb_dim
+
+    @property
+    def out_dim(self) -> int:
+        return self.emb_dim * (self.num_layer + 1) if self.jk == "concat" else self.emb_dim
+
+    def embed_inputs(self, data: Any) -> Tensor:
+        """Atom embeddings ``(N, emb_dim)`` (where GPF and RELIEF add their prompts)."""
+        x = data.x
+        if (
+            x is None
+            or x.dim() != 2
+            or x.size(1) < 2
+            or x.dtype not in (torch.long, torch.int, torch.int32)
+        ):
+            raise ValueError(
+                "data.x: expected (N, 2) integer atom features (type, chirality), got "
+                f"{None if x is None else (tuple(x.shape), x.dtype)}"
+            )
+        return self.x_embedding1(x[:, 0].long()) + self.x_embedding2(x[:, 1].long())
+
+    def encode(self, h: Tensor, data: Any) -> Tensor:
+        """The layers after the atom embedding: ``(N, emb_dim)`` → node representations."""
+        edge_attr = data.edge_attr
+        if edge_attr is None or edge_attr.dim() != 2 or edge_attr.size(1) < 2:
+            raise ValueError(
+                "data.edge_attr: expected (E, 2) integer bond features (type, direction)"
+            )
+        layers = [h]
+        for i in range(self.num_layer):
+            h = self.batch_norms[i](
+                self.gnns[i](layers[-1], data.edge_index, edge_attr[:, :2].long())
+            )
+            if i < self.num_layer - 1:
+                h = torch.relu(h)
+            layers.append(nn.functional.dropout(h, self.drop_ratio, training=self.training))
+        if self.jk == "last":
+            return layers[-1]
+        if self.jk == "concat":
+            return torch.cat(layers, dim=1)
+        stacked = torch.stack(layers)
+        return stacked.max(dim=0).values if self.jk == "max" else stacked.sum(dim=0)
+
+    def forward(self, data: Any) -> Tensor:
+        return self.encode(self.embed_inputs(data), data)
+
+
+def load_pretrain_gnns_checkpoint(
+    model: MoleculeGIN, source: str | Path | dict[str, Tensor]
+) -> None:
+    """Load a pretrain-gnns ``.pth`` (``torch.load(weights_only=True)``) or our safetensors file.
+
+    Accepts the plain GNN state dict the official scripts save, and ``gnn.``-prefixed keys of a
+    ``GNN_graphpred`` state dict (its head keys are ignored). Missing or mis-shaped tensors raise a
+    ValueError that lists them.
+    """
+    if not isinstance(source, dict):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"source: no checkpoint at {path}")
+        if path.suffix == ".safetensors":
+            from modalprompt.core.io import load_tensors
+
+            source = load_tensors(path)
+        else:
+            source = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k.removeprefix("module.").removeprefix("gnn."): v for k, v in source.items()}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    wrong = [
+        f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    if missing or wrong:
+        raise ValueError(
+            f"checkpoint does not fit MoleculeGIN(num_layer={model.num_layer}, "
+            f"emb_dim={model.emb_dim}): missing {missing[:8]}, shape mismatches {wrong[:5]}"
+        )
+    model.load_state_dict({k: state[k] for k in own})

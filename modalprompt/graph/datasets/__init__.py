@@ -1,0 +1,1 @@
+"""Graph datasets. Importing a submodule may import torch_geometric / rdkit."""
