@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from modalprompt.core.io import (
     atomic_save_tensors,
     atomic_write_json,
     load_tensors,
+    make_staging_dir,
     read_json,
     replace_dir_atomically,
 )
@@ -87,7 +87,7 @@ def save_prompt_model(model: PromptModel, save_directory: str | Path) -> Path:
     """
     target = Path(save_directory)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = make_staging_dir(target)
     try:
         model.config.to_json(staging / CONFIG_NAME)
         atomic_save_tensors(

@@ -25,7 +25,17 @@ __all__ = [
     "load_tensors",
     "read_json",
     "replace_dir_atomically",
+    "make_staging_dir",
 ]
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -50,6 +60,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            # mkstemp makes the file 0600; give it the permissions a plain open() would
+            os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -98,6 +110,14 @@ def load_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[s
     if not Path(path).is_file():
         raise FileNotFoundError(f"no safetensors file at {path}")
     return load_file(str(path), device=str(device))
+
+
+def make_staging_dir(target: Path) -> Path:
+    """An empty folder beside ``target`` to assemble it in (ordinary permissions, unlike
+    ``mkdtemp``'s 0700), for :func:`replace_dir_atomically`."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    os.chmod(staging, 0o777 & ~_UMASK)
+    return staging
 
 
 def replace_dir_atomically(staging: Path, target: Path) -> None:

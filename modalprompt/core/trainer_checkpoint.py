@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from modalprompt.core.io import (
     atomic_save_tensors,
     atomic_write_json,
     load_tensors,
+    make_staging_dir,
     read_json,
     replace_dir_atomically,
 )
@@ -101,7 +101,7 @@ def save_trainer_checkpoint(
     """Write ``directory/checkpoint-<step>`` atomically and prune old checkpoints."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"checkpoint-{state.global_step}"
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=directory))
+    staging = make_staging_dir(target)
     try:
         atomic_save_tensors(staging / "model.safetensors", model_state)
         if best_state is not None:

@@ -192,3 +192,17 @@ def test_a_frozen_model_still_pickles_and_deep_copies():
         restored.train()
         assert not restored.norm.training and is_frozen(restored)
         assert all(m.train.module is m for m in restored.modules())  # guards its own copy
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    _probe().save_pretrained(tmp_path / "run")
+    umask = os.umask(0)
+    os.umask(umask)
+    folder_mode = stat.S_IMODE((tmp_path / "run").stat().st_mode)
+    assert folder_mode == 0o777 & ~umask, oct(folder_mode)
+    for name in ("config.json", "prompt.safetensors", "backbone_fingerprint.json"):
+        mode = stat.S_IMODE((tmp_path / "run" / name).stat().st_mode)
+        assert mode == 0o666 & ~umask, (name, oct(mode))
