@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+pytest.importorskip("torch_geometric")
+pytest.importorskip("rdkit")
+from torch_geometric.data import Batch  # noqa: E402
+
+from modalprompt.graph.backbones import MoleculeGIN, load_pretrain_gnns_checkpoint  # noqa: E402
+from modalprompt.graph.datasets.molecules import smiles_to_graph  # noqa: E402
+from modalprompt.graph.pretrain import STRATEGIES, pretrain  # noqa: E402
+
+SMILES = [
+    "CCO",
+    "c1ccccc1",
+    "CC(=O)O",
+    "CCN",
+    "C1CCCCC1",
+    "CC(C)O",
+    "c1ccncc1",
+    "CCCl",
+    "OCCO",
+    "CC#N",
+    "C=CC=C",
+    "CS(=O)C",
+    "c1ccoc1",
+    "CC(=O)N",
+    "NCCN",
+    "CCOC(=O)C",
+]
+
+
+@pytest.fixture(scope="module")
+def molecules():
+    return [smiles_to_graph(s) for s in SMILES]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_each_strategy_lowers_its_loss_and_saves_a_loadable_checkpoint(
+    strategy, molecules, tmp_path
+):
+    gin = MoleculeGIN(num_layer=2, emb_dim=32)
+    result = pretrain(
+        gin,
+        strategy,
+        molecules,
+        epochs=12,
+        batch_size=8,
+        lr=3e-3,
+        output=tmp_path / f"{strategy}.safetensors",
+    )
+    assert result.losses[-1] < result.losses[0] * 0.9, result.losses
+    fresh = MoleculeGIN(num_layer=2, emb_dim=32)
+    load_pretrain_gnns_checkpoint(fresh, result.checkpoint)
+    batch = Batch.from_data_list(molecules[:4])
+    torch.testing.assert_close(fresh.eval()(batch), gin.eval()(batch))
+    assert (tmp_path / f"{strategy}.json").is_file()
+
+
+def test_bad_arguments(molecules):
+    with pytest.raises(ValueError, match="strategy"):
+        pretrain(MoleculeGIN(num_layer=2, emb_dim=8), "magic", molecules)
+    with pytest.raises(TypeError, match="MoleculeGIN"):
+        pretrain(torch.nn.Linear(2, 2), "infomax", molecules)
