@@ -32,8 +32,8 @@ from modalprompt.graph.promptable import InputSpaceGNN
 from modalprompt.graph.readout import ProjectionHead
 from modalprompt.graph.relief.policy import ContinuousActor, DiscreteActor
 from modalprompt.graph.relief.ppo import HybridPPO
-from modalprompt.graph.relief.testing import procedural_graphs
 from modalprompt.graph.relief.train import size_bucketed_batches
+from modalprompt.graph.synthetic import procedural_graphs
 
 WIDTH = 300
 

@@ -12,29 +12,9 @@ from __future__ import annotations
 import time
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-__all__ = ["run", "PooledGraphFeatures"]
-
-
-class PooledGraphFeatures(nn.Module):
-    """``(B, D)`` graph features: mean of a node encoder's embeddings over each graph.
-
-    Args:
-        gnn: Node encoder with ``forward(data) -> (N, D)`` and ``out_dim``.
-    """
-
-    def __init__(self, gnn: nn.Module) -> None:
-        super().__init__()
-        self.gnn = gnn
-        self.feature_dim = int(gnn.out_dim)
-
-    def forward(self, data) -> Tensor:
-        h = self.gnn(data)
-        sums = torch.zeros(int(data.num_graphs), h.size(1), dtype=h.dtype, device=h.device)
-        sums.index_add_(0, data.batch, h)
-        counts = torch.bincount(data.batch, minlength=int(data.num_graphs)).clamp(min=1)
-        return sums / counts.unsqueeze(1).to(h.dtype)
+__all__ = ["run"]
 
 
 def _collate(items):
@@ -47,6 +27,7 @@ def run(quick: bool = False) -> list:
     """Train each method with a few-shot split; one row per method."""
     import modalprompt as mp
     from modalprompt.demo import DemoResult
+    from modalprompt.graph.readout import PooledGraphFeatures
     from modalprompt.graph.relief import fit_relief
     from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn
 
