@@ -1,0 +1,56 @@
+"""Graph–summary pairs: RWR subgraphs of a TAG with text-embedded node features."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from modalprompt.graph.tag.sampling import rwr_subgraphs
+from modalprompt.graph.tag.summary import default_summary
+from modalprompt.graph.tag.types import TextAttributedGraph
+
+__all__ = ["subgraph_pairs"]
+
+
+def subgraph_pairs(
+    tag: TextAttributedGraph,
+    embed: Callable[[list[str]], Tensor],
+    targets: Tensor | None = None,
+    summariser: Callable[[list[str]], str] | None = default_summary,
+    walk_steps: int = 64,
+    restart: float = 0.5,
+    max_nodes: int = 32,
+    seed: int = 0,
+) -> tuple[list[Data], Tensor | None]:
+    """One subgraph per target node, features = text embeddings of its nodes.
+
+    Returns:
+        ``(graphs, summary_embeddings)``: each ``Data`` has ``x`` ``(n_i, d)``, ``edge_index``,
+        ``center_index`` ``[0]`` and ``y`` (the centre's label); ``summary_embeddings`` is
+        ``(T, d)`` (None when ``summariser`` is None, e.g. for target graphs).
+    """
+    if targets is None:
+        targets = torch.arange(tag.num_nodes)
+    node_x = embed(tag.texts)  # (N, d)
+    g = torch.Generator().manual_seed(seed)
+    subs = rwr_subgraphs(
+        tag.data.edge_index, tag.num_nodes, targets, walk_steps, restart, max_nodes, generator=g
+    )
+    graphs, summaries = [], []
+    y = tag.data.y
+    for nodes, edges, _ in subs:
+        graphs.append(
+            Data(
+                x=node_x[nodes],
+                edge_index=edges,
+                center_index=torch.tensor([0]),
+                y=y[nodes[:1]].long(),
+                num_nodes=int(nodes.numel()),
+            )
+        )
+        if summariser is not None:
+            summaries.append(summariser([tag.texts[i] for i in nodes.tolist()]))
+    return graphs, (embed(summaries) if summariser is not None else None)
