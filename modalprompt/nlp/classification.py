@@ -1,0 +1,245 @@
+"""Prompt-based classification on any Hugging Face masked LM (LM-BFF / PET / OpenPrompt style).
+
+``PromptForClassification`` wraps a masked LM, a :class:`~modalprompt.nlp.templates.Template` and a
+verbalizer: the MLM logits at the mask position go through the verbalizer to class logits.
+:class:`PromptCollator` tokenises lazily, batch by batch, in the ``DataLoader`` (OpenPrompt's
+``PromptDataLoader`` tokenises the whole dataset eagerly in its constructor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from modalprompt.nlp.templates import Template
+from modalprompt.nlp.verbalizers import Verbalizer
+
+__all__ = ["PromptForClassification", "PromptCollator", "load_masked_lm"]
+
+
+def load_masked_lm(name_or_path: str | Path, **kwargs: Any) -> tuple[nn.Module, Any]:
+    """``AutoModelForMaskedLM`` and ``AutoTokenizer`` from a hub name or a local folder."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    model = AutoModelForMaskedLM.from_pretrained(str(name_or_path), **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
+    return model, tokenizer
+
+
+class PromptCollator:
+    """Collate function: wrap examples in the template and tokenise them, one batch at a time.
+
+    Args:
+        template: the bound template.
+        max_length: maximum length including special tokens (text fields are truncated, never
+            the mask).
+        label_key: the example key holding the label (examples without it give no ``labels``).
+        label_map: optional mapping raw label → class index (e.g. ``{"entailment": 0, ...}``);
+            without it labels must already be integers.
+
+    Examples are mappings with ``text_a`` and, as the template needs, ``text_b`` / ``meta``.
+    The returned batch holds ``input_ids``, ``attention_mask``, ``soft_ids`` (all (B, L)),
+    ``mask_positions`` (B,), ``labels`` (B,) and ``num_truncated`` (B,).
+    """
+
+    def __init__(
+        self,
+        template: Template,
+        max_length: int = 128,
+        label_key: str = "label",
+        label_map: Mapping[Any, int] | None = None,
+    ) -> None:
+        if max_length < 3:
+            raise ValueError(f"max_length must be >= 3, got {max_length}")
+        self.template = template
+        self.max_length = max_length
+        self.label_key = label_key
+        self.label_map = dict(label_map) if label_map is not None else None
+        pad = template.tokenizer.pad_token_id
+        self.pad_id = 0 if pad is None else pad
+
+    def _label(self, raw: Any) -> int:
+        if self.label_map is not None:
+            if raw not in self.label_map:
+                raise ValueError(f"label: {raw!r} is not in label_map {sorted(self.label_map)}")
+            return self.label_map[raw]
+        return int(raw)
+
+    def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, Tensor]:
+        encoded = [self.template.encode(e, self.max_length) for e in examples]
+        length = max(len(e.input_ids) for e in encoded)
+        b = len(encoded)
+        input_ids = torch.full((b, length), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((b, length), dtype=torch.long)
+        soft_ids = torch.full((b, length), -1, dtype=torch.long)
+        for i, e in enumerate(encoded):
+            n = len(e.input_ids)
+            input_ids[i, :n] = torch.tensor(e.input_ids)
+            attention[i, :n] = 1
+            soft_ids[i, :n] = torch.tensor(e.soft_ids)
+        batch = {
+            "input_ids": input_ids,
+            "attention_mask": attention,
+            "soft_ids": soft_ids,
+            "mask_positions": torch.tensor([e.mask_position for e in encoded]),
+            "num_truncated": torch.tensor([e.num_truncated for e in encoded]),
+        }
+        if all(ex.get(self.label_key) is not None for ex in examples):
+            batch["labels"] = torch.tensor([self._label(ex[self.label_key]) for ex in examples])
+        return batch
+
+
+class PromptForClassification(nn.Module):
+    """Masked LM + template + verbalizer → class logits.
+
+    Args:
+        backbone: a masked LM module (``AutoModelForMaskedLM``-like: ``get_input_embeddings``,
+            ``get_output_embeddings`` and ``.logits``), or a hub name / local path to load one.
+        template: the template (its soft tokens become trainable ``soft_embeds``).
+        verbalizer: a :class:`~modalprompt.nlp.verbalizers.Verbalizer`.
+        freeze_backbone: ``True``: backbone in eval mode with no gradients (prompt tuning, the
+            verbalizer / soft tokens train); ``False``: full prompt-based fine-tuning (LM-BFF, PCP).
+
+    Shapes:
+        input_ids, attention_mask, soft_ids: (B, L); mask_positions: (B,) → logits (B, C).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module | str | Path,
+        template: Template,
+        verbalizer: Verbalizer,
+        freeze_backbone: bool = True,
+    ) -> None:
+        super().__init__()
+        if isinstance(backbone, (str, Path)):
+            from transformers import AutoModelForMaskedLM
+
+            backbone = AutoModelForMaskedLM.from_pretrained(str(backbone))
+        if not hasattr(backbone, "get_input_embeddings") or not hasattr(
+            backbone, "get_output_embeddings"
+        ):
+            raise TypeError(
+                f"backbone: expected a Hugging Face masked LM, got {type(backbone).__name__}"
+            )
+        if backbone.get_output_embeddings() is None:
+            raise ValueError("backbone: the model has no MLM head (use AutoModelForMaskedLM)")
+        self.backbone = backbone
+        self.template = template
+        self.verbalizer = verbalizer
+        self.freeze_backbone = freeze_backbone
+        emb = backbone.get_input_embeddings().weight
+        soft = torch.empty(template.num_soft, emb.shape[1], dtype=emb.dtype)
+        with torch.no_grad():
+            std = emb.float().std().item()
+            for i, tok in enumerate(template.soft_init_ids):
+                soft[i] = emb[tok].detach() if tok >= 0 else torch.randn(emb.shape[1]) * std
+        self.soft_embeds = nn.Parameter(soft.to(emb.device))
+        if freeze_backbone:
+            backbone.requires_grad_(False)
+            backbone.eval()
+        self._hidden: Tensor | None = None
+        if verbalizer.needs_hidden:
+            backbone.get_output_embeddings().register_forward_hook(self._capture_hidden)
+
+    def _capture_hidden(self, module: nn.Module, args: tuple, output: Any) -> None:
+        self._hidden = args[0]
+
+    def train(self, mode: bool = True) -> PromptForClassification:
+        """As ``nn.Module.train``, but a frozen backbone always stays in eval mode."""
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()
+        return self
+
+    def _embed(self, input_ids: Tensor, soft_ids: Tensor | None) -> Tensor:
+        embeds = self.backbone.get_input_embeddings()(input_ids)
+        if soft_ids is not None and self.soft_embeds.shape[0] and (soft_ids >= 0).any():
+            where = soft_ids >= 0
+            soft = self.soft_embeds.to(embeds.dtype)[soft_ids.clamp(min=0)]
+            embeds = torch.where(where.unsqueeze(-1), soft, embeds)
+        return embeds
+
+    def mask_outputs(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        mask_positions: Tensor,
+        soft_ids: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Vocabulary logits (B, V) at the mask, and the MLM head's hidden state (B, H) or None.
+
+        The logits are OpenPrompt's ``forward_without_verbalize`` (used for calibration).
+        """
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids: expected (B, L), got {tuple(input_ids.shape)}")
+        kwargs = {"attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        self._hidden = None
+        out = self.backbone(inputs_embeds=self._embed(input_ids, soft_ids), **kwargs)
+        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+        logits = out.logits[rows, mask_positions]
+        hidden = self._hidden[rows, mask_positions] if self._hidden is not None else None
+        self._hidden = None
+        return logits, hidden
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        mask_positions: Tensor,
+        soft_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        **unused: Any,
+    ) -> dict[str, Tensor]:
+        """Class logits (and the cross-entropy ``loss`` when ``labels`` are given).
+
+        Returns:
+            ``{"logits": (B, C)}`` plus ``"loss"`` (scalar) with labels.
+        """
+        mask_logits, hidden = self.mask_outputs(
+            input_ids, attention_mask, mask_positions, soft_ids, token_type_ids
+        )
+        logits = self.verbalizer(mask_logits, hidden)
+        out = {"logits": logits}
+        if labels is not None:
+            out["loss"] = nn.functional.cross_entropy(logits.float(), labels)
+        return out
+
+    @torch.no_grad()
+    def calibrate(self, batches: Any) -> Tensor:
+        """Register the mean [MASK] logits over ``batches`` (e.g. unlabelled data) as the prior.
+
+        Args:
+            batches: an iterable of collated batches (a ``DataLoader`` with
+                :class:`PromptCollator`).
+
+        Returns:
+            The (V,) mean mask logits that were registered.
+        """
+        was_training = self.training
+        self.eval()
+        total, count = None, 0
+        device = self.soft_embeds.device
+        for batch in batches:
+            logits, _ = self.mask_outputs(
+                batch["input_ids"].to(device),
+                batch["attention_mask"].to(device),
+                batch["mask_positions"].to(device),
+                batch["soft_ids"].to(device) if "soft_ids" in batch else None,
+            )
+            total = logits.sum(0) if total is None else total + logits.sum(0)
+            count += logits.shape[0]
+        if not count:
+            raise ValueError("batches: calibration needs at least one example")
+        prior = total / count
+        self.verbalizer.register_calibration(prior)
+        self.train(was_training)
+        return prior

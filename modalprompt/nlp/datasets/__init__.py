@@ -1,0 +1,1 @@
+"""Text dataset readers (local files only, no downloads)."""

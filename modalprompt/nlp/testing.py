@@ -1,0 +1,101 @@
+"""Tiny random masked LMs and tokenizers built in code (no download), for tests and examples.
+
+Both helpers write a small vocabulary to a temporary folder and build the tokenizer from it, so
+the whole text stack (templates, verbalizers, :class:`~modalprompt.nlp.classification.
+PromptForClassification`) can be exercised offline in well under a second.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "TINY_WORDS",
+    "tiny_bert",
+    "tiny_bert_tokenizer",
+    "tiny_roberta",
+    "tiny_roberta_tokenizer",
+]
+
+TINY_WORDS = (
+    "the a an of is was it this that and but to in on for with not no yes maybe very so "
+    "movie film story plot acting great good terrible bad okay fun boring awful wonderful "
+    "love hate like best worst i you he she they think clearly yet correct incorrect "
+    "case . , ? ! ' s ##s ##ing ##ed ##ly"
+).split()
+
+
+def tiny_bert_tokenizer() -> Any:
+    """A WordPiece ``BertTokenizerFast`` over :data:`TINY_WORDS` ([PAD] 0, [UNK] 1, [MASK] 4)."""
+    from transformers import BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *TINY_WORDS]
+    folder = Path(tempfile.mkdtemp(prefix="modalprompt-bert-vocab-"))
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    return BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True)
+
+
+def tiny_bert(vocab_size: int | None = None, seed: int = 0, hidden_size: int = 32) -> Any:
+    """A random 2-layer ``BertForMaskedLM`` (hidden 32, 2 heads), in eval mode.
+
+    Args:
+        vocab_size: vocabulary size; defaults to the size of :func:`tiny_bert_tokenizer`.
+        seed: torch seed for the random initialisation.
+        hidden_size: width of the model.
+    """
+    from transformers import BertConfig, BertForMaskedLM
+
+    if vocab_size is None:
+        vocab_size = len(tiny_bert_tokenizer())
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden_size,
+        max_position_embeddings=128,
+    )
+    return BertForMaskedLM(config).eval()
+
+
+def tiny_roberta_tokenizer() -> Any:
+    """A byte-level BPE ``RobertaTokenizerFast`` whose vocab is the 256 byte symbols + merges.
+
+    Words are split into bytes except for a few merged words (" great", " terrible", ...), which
+    is enough to test space-prefixed label words and multi-token label words.
+    """
+    from transformers import RobertaTokenizerFast
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    byte_syms = list(bytes_to_unicode().values())
+    merges = [("Ġ", "g"), ("Ġg", "r"), ("Ġgr", "e"), ("Ġgre", "a"), ("Ġgrea", "t")]
+    merged = [a + b for a, b in merges]
+    vocab_list = [*specials, *byte_syms, *merged, "<mask>"]
+    vocab = {tok: i for i, tok in enumerate(vocab_list)}
+    # transformers 5.x takes the vocab dict and merges list directly (no files needed).
+    return RobertaTokenizerFast(vocab=vocab, merges=merges)
+
+
+def tiny_roberta(vocab_size: int | None = None, seed: int = 0) -> Any:
+    """A random 2-layer ``RobertaForMaskedLM`` (hidden 32) for :func:`tiny_roberta_tokenizer`."""
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    if vocab_size is None:
+        vocab_size = len(tiny_roberta_tokenizer())
+    torch.manual_seed(seed)
+    config = RobertaConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=160,
+        pad_token_id=1,
+    )
+    return RobertaForMaskedLM(config).eval()
