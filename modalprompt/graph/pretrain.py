@@ -35,6 +35,7 @@ __all__ = ["pretrain", "STRATEGIES", "PretrainResult"]
 
 STRATEGIES = ("attr_masking", "edge_pred", "infomax", "graphcl")
 MASK_ATOM = NUM_ATOM_TYPES - 1  # 119: the mask token's atom type
+_MOLECULE_ONLY = {"attr_masking", "graphcl"}  # they write the mask atom type into data.x
 
 
 def _mean_pool(h: Tensor, batch: Tensor, count: int) -> Tensor:
@@ -59,7 +60,7 @@ class _AttrMasking(nn.Module):
 
 
 class _EdgePred(nn.Module):
-    def __init__(self, gnn: MoleculeGIN) -> None:
+    def __init__(self, gnn: nn.Module) -> None:
         super().__init__()
         self.gnn = gnn
 
@@ -86,7 +87,7 @@ class _EdgePred(nn.Module):
 
 
 class _Infomax(nn.Module):
-    def __init__(self, gnn: MoleculeGIN) -> None:
+    def __init__(self, gnn: nn.Module) -> None:
         super().__init__()
         self.gnn = gnn
         self.weight = nn.Parameter(torch.empty(gnn.out_dim, gnn.out_dim))
@@ -150,7 +151,7 @@ class PretrainResult:
 
 
 def pretrain(
-    backbone: MoleculeGIN,
+    backbone: nn.Module,
     strategy: str,
     graphs: Sequence[Any],
     *,
@@ -162,13 +163,24 @@ def pretrain(
     seed: int = 0,
     output: str | Path | None = None,
 ) -> PretrainResult:
-    """Pre-train ``backbone`` in place with ``strategy``; returns the mean loss of every epoch."""
+    """Pre-train ``backbone`` in place with ``strategy``; returns the mean loss of every epoch.
+
+    ``attr_masking`` and ``graphcl`` need the molecule GIN (they mask atom types); ``edge_pred``
+    and ``infomax`` train any node encoder ``backbone(data) -> (N, out_dim)``, e.g. a
+    :class:`~modalprompt.graph.backbones.node_encoders.NodeEncoder` on k-hop subgraphs (RELIEF's
+    node-level "MaskedEdge" pre-training is this edge prediction).
+    """
     from torch_geometric.data import Batch
 
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
-    if not isinstance(backbone, MoleculeGIN):
-        raise TypeError(f"backbone: expected a MoleculeGIN, got {type(backbone).__name__}")
+    if strategy in _MOLECULE_ONLY and not isinstance(backbone, MoleculeGIN):
+        raise TypeError(
+            f"backbone: {strategy!r} masks atom types and needs a MoleculeGIN, got "
+            f"{type(backbone).__name__}; use one of {sorted(set(STRATEGIES) - _MOLECULE_ONLY)}"
+        )
+    if not hasattr(backbone, "out_dim"):
+        raise TypeError(f"backbone: {type(backbone).__name__} needs an out_dim attribute")
     if len(graphs) < 2:
         raise ValueError(f"graphs: need at least 2 graphs, got {len(graphs)}")
     torch.manual_seed(seed)
@@ -204,9 +216,10 @@ def pretrain(
             path.with_suffix(".json"),
             {
                 "strategy": strategy,
-                "num_layer": backbone.num_layer,
-                "emb_dim": backbone.emb_dim,
-                "jk": backbone.jk,
+                "backbone": type(backbone).__name__,
+                "num_layer": getattr(backbone, "num_layer", None),
+                "emb_dim": getattr(backbone, "emb_dim", None),
+                "jk": getattr(backbone, "jk", None),
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "lr": lr,

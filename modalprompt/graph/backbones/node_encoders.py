@@ -62,6 +62,7 @@ class NodeEncoder(nn.Module):
         if num_layers < 1:
             raise ValueError(f"num_layers: expected >= 1, got {num_layers}")
         self.in_dim, self.hidden, self.dropout = in_dim, hidden, dropout
+        self.prompt_dim, self.out_dim = in_dim, hidden  # input-space prompts (PromptableGNN)
         self.convs = nn.ModuleList()
         for layer in range(num_layers):
             d_in = in_dim if layer == 0 else hidden
@@ -83,6 +84,18 @@ class NodeEncoder(nn.Module):
             if i < len(self.convs) - 1:
                 x = F.dropout(F.relu(x), self.dropout, self.training)
         return x
+
+    def embed_inputs(self, data: Data) -> Tensor:
+        """The input space feature prompts are added to: ``data.x`` as float ``(N, in_dim)``."""
+        x = data.x
+        if x is None or x.dim() != 2 or x.size(1) != self.in_dim:
+            shape = None if x is None else tuple(x.shape)
+            raise ValueError(f"data.x: expected (N, {self.in_dim}) node features, got {shape}")
+        return x.float()
+
+    def encode(self, x: Tensor, data: Data) -> Tensor:
+        """Node embeddings ``(N, hidden)`` from (prompted) input features ``x`` ``(N, in_dim)``."""
+        return self(data, x)
 
     def pool(self, h: Tensor, batch: Tensor | None, pooling: str = "mean") -> Tensor:
         """Graph embeddings from node embeddings (see ``pool_graphs``)."""

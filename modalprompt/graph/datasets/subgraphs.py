@@ -12,22 +12,41 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.utils import k_hop_subgraph
 
 
-def _hop_distances(center: int, num_hops: int, edge_index: Tensor, num_nodes: int) -> Tensor:
-    dist = torch.full((num_nodes,), -1, dtype=torch.long)
+def _csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """Undirected CSR adjacency ``(rowptr (N+1,), col (2E,))`` (both directions of each edge)."""
+    row = torch.cat([edge_index[0], edge_index[1]])
+    col = torch.cat([edge_index[1], edge_index[0]])
+    order = torch.argsort(row, stable=True)
+    counts = torch.bincount(row, minlength=num_nodes)
+    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+    rowptr[1:] = torch.cumsum(counts, 0)
+    return rowptr, col[order]
+
+
+def _hop_distances(center: int, max_hops: int, rowptr: Tensor, col: Tensor) -> Tensor:
+    """Breadth-first hop distance from ``center`` (-1 beyond ``max_hops``), ``(N,)``.
+
+    Only the frontier's adjacency lists are read, so one call costs the size of the
+    neighbourhood, not of the whole graph.
+    """
+    dist = torch.full((rowptr.numel() - 1,), -1, dtype=torch.long)
     dist[center] = 0
-    frontier = torch.zeros(num_nodes, dtype=torch.bool)
-    frontier[center] = True
-    row, col = edge_index
-    for hop in range(1, num_hops + 1):
-        reached = torch.zeros(num_nodes, dtype=torch.bool)
-        reached[col[frontier[row]]] = True
-        reached[row[frontier[col]]] = True
-        new = reached & (dist < 0)
-        dist[new] = hop
-        frontier = new
+    frontier = torch.tensor([center])
+    for hop in range(1, max_hops + 1):
+        starts, counts = rowptr[frontier], rowptr[frontier + 1] - rowptr[frontier]
+        total = int(counts.sum())
+        if total == 0:
+            break
+        offsets = torch.arange(total) - torch.repeat_interleave(
+            torch.cumsum(counts, 0) - counts, counts
+        )
+        neighbours = col[torch.repeat_interleave(starts, counts) + offsets].unique()
+        frontier = neighbours[dist[neighbours] < 0]
+        if frontier.numel() == 0:
+            break
+        dist[frontier] = hop
     return dist
 
 
@@ -40,6 +59,7 @@ def khop_subgraph(
     max_nodes: int | None = None,
     max_extra_hops: int = 3,
     seed: int = 0,
+    adjacency: tuple[Tensor, Tensor] | None = None,
 ) -> Data:
     """Induced subgraph of the nodes within ``num_hops`` of ``center``, within size limits.
 
@@ -51,6 +71,8 @@ def khop_subgraph(
         max_nodes: keep at most this many nodes, nearest hops first (``None``: no limit).
         max_extra_hops: at most this many hops beyond ``num_hops`` when growing.
         seed: seed of the choice inside the hop that gets cut.
+        adjacency: ``data``'s undirected CSR ``(rowptr, col)`` when already built (
+            :func:`khop_subgraphs` builds it once for all centres).
 
     Returns:
         ``Data`` with ``x``, ``edge_index`` relabelled, ``center`` (index of the target inside the
@@ -66,15 +88,14 @@ def khop_subgraph(
         raise ValueError(f"num_hops: expected >= 1, got {num_hops}")
     if max_nodes is not None and max_nodes < max(min_nodes, 1):
         raise ValueError(f"max_nodes: expected >= min_nodes ({min_nodes}), got {max_nodes}")
+    rowptr, col = adjacency if adjacency is not None else _csr(data.edge_index, n)
+    dist = _hop_distances(center, num_hops + max_extra_hops, rowptr, col)
     hops = num_hops
-    subset, _, _, _ = k_hop_subgraph(center, hops, data.edge_index, num_nodes=n)
-    while subset.numel() < min_nodes and hops < num_hops + max_extra_hops:
+    # grow hop by hop while too small (stops early when the component is exhausted)
+    while int(((dist >= 0) & (dist <= hops)).sum()) < min_nodes and hops < dist.max():
         hops += 1
-        grown, _, _, _ = k_hop_subgraph(center, hops, data.edge_index, num_nodes=n)
-        if grown.numel() == subset.numel():
-            break  # the component is exhausted
-        subset = grown
-    dist = _hop_distances(center, hops, data.edge_index, n)[subset]
+    subset = ((dist >= 0) & (dist <= hops)).nonzero().view(-1)
+    dist = dist[subset]
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(subset.numel(), generator=gen)
     order = order[torch.argsort(dist[order], stable=True)]  # by hop, random within a hop
@@ -94,4 +115,5 @@ def khop_subgraph(
 
 def khop_subgraphs(data: Data, centers: Tensor | list[int], num_hops: int, **kwargs) -> list[Data]:
     """``khop_subgraph`` for each node in ``centers`` (keyword arguments as there)."""
-    return [khop_subgraph(data, int(c), num_hops, **kwargs) for c in centers]
+    adjacency = _csr(data.edge_index, data.num_nodes)
+    return [khop_subgraph(data, int(c), num_hops, adjacency=adjacency, **kwargs) for c in centers]

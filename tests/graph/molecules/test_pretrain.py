@@ -60,4 +60,6 @@ def test_bad_arguments(molecules):
     with pytest.raises(ValueError, match="strategy"):
         pretrain(MoleculeGIN(num_layer=2, emb_dim=8), "magic", molecules)
     with pytest.raises(TypeError, match="MoleculeGIN"):
+        pretrain(torch.nn.Linear(2, 2), "attr_masking", molecules)
+    with pytest.raises(TypeError, match="out_dim"):
         pretrain(torch.nn.Linear(2, 2), "infomax", molecules)
