@@ -18,7 +18,13 @@ from torch import Tensor, nn
 from modalprompt.nlp.templates import Template
 from modalprompt.nlp.verbalizers import Verbalizer
 
-__all__ = ["PromptForClassification", "PromptCollator", "load_masked_lm"]
+__all__ = [
+    "MaskedLMPrompt",
+    "PromptForClassification",
+    "PromptCollator",
+    "check_masked_lm",
+    "load_masked_lm",
+]
 
 
 def load_masked_lm(name_or_path: str | Path, **kwargs: Any) -> tuple[nn.Module, Any]:
@@ -28,6 +34,18 @@ def load_masked_lm(name_or_path: str | Path, **kwargs: Any) -> tuple[nn.Module, 
     model = AutoModelForMaskedLM.from_pretrained(str(name_or_path), **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
     return model, tokenizer
+
+
+def check_masked_lm(backbone: nn.Module) -> None:
+    """Raise unless ``backbone`` is a Hugging Face masked LM with an output-embedding head."""
+    if not hasattr(backbone, "get_input_embeddings") or not hasattr(
+        backbone, "get_output_embeddings"
+    ):
+        raise TypeError(
+            f"backbone: expected a Hugging Face masked LM, got {type(backbone).__name__}"
+        )
+    if backbone.get_output_embeddings() is None:
+        raise ValueError("backbone: the model has no MLM head (use AutoModelForMaskedLM)")
 
 
 class PromptCollator:
@@ -93,45 +111,25 @@ class PromptCollator:
         return batch
 
 
-class PromptForClassification(nn.Module):
-    """Masked LM + template + verbalizer → class logits.
+class MaskedLMPrompt:
+    """Mixin with the template + verbalizer machinery on a masked LM ``self.backbone``.
 
-    Args:
-        backbone: a masked LM module (``AutoModelForMaskedLM``-like: ``get_input_embeddings``,
-            ``get_output_embeddings`` and ``.logits``), or a hub name / local path to load one.
-        template: the template (its soft tokens become trainable ``soft_embeds``).
-        verbalizer: a :class:`~modalprompt.nlp.verbalizers.Verbalizer`.
-        freeze_backbone: ``True``: backbone in eval mode with no gradients (prompt tuning, the
-            verbalizer / soft tokens train); ``False``: full prompt-based fine-tuning (LM-BFF, PCP).
-
-    Shapes:
-        input_ids, attention_mask, soft_ids: (B, L); mask_positions: (B,) → logits (B, C).
+    Shared by :class:`PromptForClassification` (a plain ``nn.Module``) and the registered
+    ``prompt_finetune`` / ``pcp`` prompt models (:class:`~modalprompt.core.model.PromptModel`
+    subclasses), so the mask-position logic exists once. A class using it sets ``backbone``
+    and calls :meth:`_init_prompt` in its ``__init__``.
     """
 
-    def __init__(
-        self,
-        backbone: nn.Module | str | Path,
-        template: Template,
-        verbalizer: Verbalizer,
-        freeze_backbone: bool = True,
-    ) -> None:
-        super().__init__()
-        if isinstance(backbone, (str, Path)):
-            from transformers import AutoModelForMaskedLM
+    backbone: nn.Module
+    template: Template
+    verbalizer: Verbalizer
+    soft_embeds: nn.Parameter
 
-            backbone = AutoModelForMaskedLM.from_pretrained(str(backbone))
-        if not hasattr(backbone, "get_input_embeddings") or not hasattr(
-            backbone, "get_output_embeddings"
-        ):
-            raise TypeError(
-                f"backbone: expected a Hugging Face masked LM, got {type(backbone).__name__}"
-            )
-        if backbone.get_output_embeddings() is None:
-            raise ValueError("backbone: the model has no MLM head (use AutoModelForMaskedLM)")
-        self.backbone = backbone
+    def _init_prompt(self, backbone: nn.Module, template: Template, verbalizer: Verbalizer) -> None:
+        """Check ``backbone``, store template and verbalizer, create ``soft_embeds`` (S, H)."""
+        check_masked_lm(backbone)
         self.template = template
         self.verbalizer = verbalizer
-        self.freeze_backbone = freeze_backbone
         emb = backbone.get_input_embeddings().weight
         soft = torch.empty(template.num_soft, emb.shape[1], dtype=emb.dtype)
         with torch.no_grad():
@@ -139,22 +137,12 @@ class PromptForClassification(nn.Module):
             for i, tok in enumerate(template.soft_init_ids):
                 soft[i] = emb[tok].detach() if tok >= 0 else torch.randn(emb.shape[1]) * std
         self.soft_embeds = nn.Parameter(soft.to(emb.device))
-        if freeze_backbone:
-            backbone.requires_grad_(False)
-            backbone.eval()
         self._hidden: Tensor | None = None
         if verbalizer.needs_hidden:
             backbone.get_output_embeddings().register_forward_hook(self._capture_hidden)
 
     def _capture_hidden(self, module: nn.Module, args: tuple, output: Any) -> None:
         self._hidden = args[0]
-
-    def train(self, mode: bool = True) -> PromptForClassification:
-        """As ``nn.Module.train``, but a frozen backbone always stays in eval mode."""
-        super().train(mode)
-        if self.freeze_backbone:
-            self.backbone.eval()
-        return self
 
     def _embed(self, input_ids: Tensor, soft_ids: Tensor | None) -> Tensor:
         embeds = self.backbone.get_input_embeddings()(input_ids)
@@ -243,3 +231,46 @@ class PromptForClassification(nn.Module):
         self.verbalizer.register_calibration(prior)
         self.train(was_training)
         return prior
+
+
+class PromptForClassification(MaskedLMPrompt, nn.Module):
+    """Masked LM + template + verbalizer → class logits.
+
+    Args:
+        backbone: a masked LM module (``AutoModelForMaskedLM``-like: ``get_input_embeddings``,
+            ``get_output_embeddings`` and ``.logits``), or a hub name / local path to load one.
+        template: the template (its soft tokens become trainable ``soft_embeds``).
+        verbalizer: a :class:`~modalprompt.nlp.verbalizers.Verbalizer`.
+        freeze_backbone: ``True``: backbone in eval mode with no gradients (prompt tuning, the
+            verbalizer / soft tokens train); ``False``: full prompt-based fine-tuning (LM-BFF, PCP).
+
+    Shapes:
+        input_ids, attention_mask, soft_ids: (B, L); mask_positions: (B,) → logits (B, C).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module | str | Path,
+        template: Template,
+        verbalizer: Verbalizer,
+        freeze_backbone: bool = True,
+    ) -> None:
+        super().__init__()
+        if isinstance(backbone, (str, Path)):
+            from transformers import AutoModelForMaskedLM
+
+            backbone = AutoModelForMaskedLM.from_pretrained(str(backbone))
+        check_masked_lm(backbone)
+        self.backbone = backbone
+        self.freeze_backbone = freeze_backbone
+        self._init_prompt(backbone, template, verbalizer)
+        if freeze_backbone:
+            backbone.requires_grad_(False)
+            backbone.eval()
+
+    def train(self, mode: bool = True) -> PromptForClassification:
+        """As ``nn.Module.train``, but a frozen backbone always stays in eval mode."""
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()
+        return self

@@ -1,0 +1,129 @@
+"""`PromptFinetuneModel`: the registered prompt-based fine-tuning model (``prompt_finetune``).
+
+It is :class:`~modalprompt.nlp.classification.PromptForClassification`'s machinery (the
+:class:`~modalprompt.nlp.classification.MaskedLMPrompt` mixin: template, soft tokens, mask
+logits, verbalizer) on a :class:`~modalprompt.core.model.PromptModel`, so it gets the library's
+``save_pretrained`` / ``from_pretrained``, ``print_trainable_parameters`` and the core Trainer.
+The template and verbalizer are rebuilt from the config and a tokenizer, so a checkpoint holds
+only tensors and JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from modalprompt.core.model import PromptModel
+from modalprompt.nlp.classification import MaskedLMPrompt, PromptCollator
+from modalprompt.nlp.prompt_finetune.config import PromptFinetuneConfig
+from modalprompt.nlp.templates import Template
+from modalprompt.nlp.verbalizers import ManualVerbalizer
+
+__all__ = ["PromptFinetuneModel", "resolve_tokenizer"]
+
+
+def resolve_tokenizer(tokenizer: Any, config: PromptFinetuneConfig) -> Any:
+    """``tokenizer`` when given, else ``AutoTokenizer.from_pretrained(config.tokenizer)``."""
+    if tokenizer is not None:
+        return tokenizer
+    if config.tokenizer is None:
+        raise ValueError(
+            "tokenizer: pass tokenizer=<the backbone's Hugging Face tokenizer> or set "
+            "config.tokenizer to its name or local folder"
+        )
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(config.tokenizer)
+
+
+class PromptFinetuneModel(MaskedLMPrompt, PromptModel):
+    """Masked LM + template + manual verbalizer, trained with cross-entropy over classes.
+
+    Args:
+        backbone: A Hugging Face masked LM (``AutoModelForMaskedLM``).
+        config: :class:`PromptFinetuneConfig`.
+        tokenizer: The backbone's tokenizer; default loads ``config.tokenizer``.
+
+    Attributes:
+        train_backbone: True unless ``config.freeze_backbone`` (set per instance; the class
+            default True makes ``from_pretrained`` accept a backbone whose weights differ from
+            the fine-tuned ones, which the checkpoint holds).
+        template, verbalizer, soft_embeds: see :class:`MaskedLMPrompt`.
+
+    Shapes:
+        input_ids, attention_mask, soft_ids: (B, L); mask_positions: (B,); labels: (B,)
+        → ``{"logits": (B, C)}`` (+ ``"loss"``, a scalar, with labels).
+    """
+
+    config_class: ClassVar[type[PromptFinetuneConfig]] = PromptFinetuneConfig
+    train_backbone: ClassVar[bool] = True
+
+    def __init__(
+        self, backbone: nn.Module, config: PromptFinetuneConfig, tokenizer: Any = None
+    ) -> None:
+        if isinstance(config, PromptFinetuneConfig):
+            self.train_backbone = not config.freeze_backbone  # read by PromptModel.__init__
+        super().__init__(backbone, config)
+        self.tokenizer = resolve_tokenizer(tokenizer, config)
+        vocab = backbone.get_input_embeddings().num_embeddings
+        if len(self.tokenizer) > vocab:
+            raise ValueError(
+                f"tokenizer: {len(self.tokenizer)} tokens but the backbone embeds only {vocab}; "
+                "use the backbone's own tokenizer"
+            )
+        template = Template(config.template, self.tokenizer)
+        verbalizer = ManualVerbalizer(
+            self.tokenizer, [list(w) for w in config.label_words], multi_token=config.multi_token
+        )
+        self._init_prompt(backbone, template, verbalizer)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes ``C``."""
+        return self.verbalizer.num_classes
+
+    def collator(
+        self, max_length: int | None = None, label_map: Mapping[Any, int] | None = None
+    ) -> PromptCollator:
+        """A :class:`PromptCollator` for this model's template (``max_length`` from config)."""
+        return PromptCollator(
+            self.template, max_length=max_length or self.config.max_length, label_map=label_map
+        )
+
+    def training_step(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Cross-entropy of one collated batch (a mapping with ``labels``)."""
+        if "labels" not in batch:
+            raise KeyError(f"batch: training needs 'labels', got keys {sorted(batch)}")
+        return {"loss": self(**batch)["loss"]}
+
+    @torch.no_grad()
+    def validation_step(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """``{"logits": (B, C), "labels": (B,)}`` of one collated batch."""
+        if "labels" not in batch:
+            raise KeyError(f"batch: evaluation needs 'labels', got keys {sorted(batch)}")
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        return {"logits": self(**inputs)["logits"], "labels": batch["labels"]}
+
+    @torch.no_grad()
+    def predict_proba(self, examples: Sequence[Mapping[str, Any]], batch_size: int = 32) -> Tensor:
+        """Class probabilities (N, C) of ``examples`` (dicts with ``text_a`` [, ``text_b``]),
+        in eval mode; labels in the examples are ignored."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
+        was_training = self.training
+        self.eval()
+        collate = self.collator()
+        device = self.device
+        out = []
+        for i in range(0, len(examples), batch_size):
+            chunk = [{**e, "label": None} for e in examples[i : i + batch_size]]
+            batch = collate(chunk)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            out.append(self(**batch)["logits"].float().softmax(-1).cpu())
+        self.train(was_training)
+        if not out:
+            return torch.empty(0, self.num_classes)
+        return torch.cat(out)
