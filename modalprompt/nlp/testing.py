@@ -19,7 +19,13 @@ __all__ = [
     "tiny_bert_tokenizer",
     "tiny_roberta",
     "tiny_roberta_tokenizer",
+    "tiny_bert_classifier",
+    "tiny_causal_lm",
+    "tiny_t5",
+    "TINY_CAUSAL_ARCHS",
 ]
+
+TINY_CAUSAL_ARCHS = ("gpt2", "llama", "qwen2")
 
 TINY_WORDS = (
     "the a an of is was it this that and but to in on for with not no yes maybe very so "
@@ -99,3 +105,86 @@ def tiny_roberta(vocab_size: int | None = None, seed: int = 0) -> Any:
         pad_token_id=1,
     )
     return RobertaForMaskedLM(config).eval()
+
+
+def tiny_bert_classifier(
+    num_labels: int = 3, vocab_size: int | None = None, seed: int = 0, max_positions: int = 128
+) -> Any:
+    """A random 2-layer ``BertForSequenceClassification`` (hidden 32) for
+    :func:`tiny_bert_tokenizer`, in eval mode."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    if vocab_size is None:
+        vocab_size = len(tiny_bert_tokenizer())
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_positions,
+        num_labels=num_labels,
+    )
+    return BertForSequenceClassification(config).eval()
+
+
+def tiny_causal_lm(
+    arch: str = "gpt2", vocab_size: int = 64, seed: int = 0, max_positions: int = 64
+) -> Any:
+    """A random 2-layer causal LM (hidden 32) of ``arch`` in :data:`TINY_CAUSAL_ARCHS`, eval mode.
+
+    Token 0 is padding, 1 BOS and 2 EOS. Llama and Qwen2 use grouped-query attention (4 query,
+    2 key/value heads).
+    """
+    import transformers
+
+    torch.manual_seed(seed)
+    special = {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
+    if arch == "gpt2":
+        config = transformers.GPT2Config(
+            vocab_size=vocab_size,
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            n_positions=max_positions,
+            **special,
+        )
+        return transformers.GPT2LMHeadModel(config).eval()
+    if arch not in TINY_CAUSAL_ARCHS:
+        raise ValueError(f"arch: got {arch!r}; expected one of {TINY_CAUSAL_ARCHS}")
+    config_cls, model_cls = {
+        "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
+        "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
+    }[arch]
+    config = config_cls(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=False,
+        **special,
+    )
+    return model_cls(config).eval()
+
+
+def tiny_t5(vocab_size: int = 64, seed: int = 0) -> Any:
+    """A random 2-layer ``T5ForConditionalGeneration`` (d_model 32), in eval mode (pad 0, EOS 1)."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(seed)
+    config = T5Config(
+        vocab_size=vocab_size,
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=2,
+        num_heads=2,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    return T5ForConditionalGeneration(config).eval()

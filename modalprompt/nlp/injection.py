@@ -1,0 +1,391 @@
+"""Prepend virtual tokens to the input of any Hugging Face model through ``inputs_embeds``.
+
+One place owns the embedding concatenation and everything that has to follow it (attention mask,
+token type ids, position ids, labels, generation), for the three architecture kinds:
+
+* ``"encoder"`` (BERT, RoBERTa, ...): the ``n`` virtual tokens go first, the attention mask gets
+  ``n`` ones, ``token_type_ids`` get ``n`` zeros, token-level labels get ``n`` ``-100`` and the
+  position ids are the model's defaults over the longer sequence — exactly what PEFT does, so the
+  pooler still reads position 0 (the first virtual token, as in PEFT).
+* ``"decoder"`` (GPT-2, Llama, Qwen2, ...): with ``placement="before_text"`` (default) the virtual
+  tokens go right before each row's first real token (``P x <pad>`` for right padding,
+  ``<pad> P x`` for left padding) and the position ids count real tokens only, so every row gives
+  the same outputs as if it were alone and unpadded. ``placement="start"`` reproduces PEFT's layout
+  (``P <pad> x`` for left padding, default position ids) bit for bit. Token-level labels get
+  ``-100`` on the virtual positions.
+* ``"seq2seq"`` (T5, BART): the virtual tokens are prepended to the encoder input; the decoder
+  side (``labels``, ``decoder_input_ids``) is passed through unchanged.
+
+Generation (:func:`generate_with_prompt`) uses ``inputs_embeds`` with the KV cache, and a forward
+hook on the input embeddings without it (transformers drops ``inputs_embeds`` after the first step
+when there is no cache), so ``use_cache=True`` and ``use_cache=False`` give the same tokens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "ArchitectureKind",
+    "Placement",
+    "InjectedInputs",
+    "architecture_kind",
+    "position_limit",
+    "check_prompt_length",
+    "inject_prompt",
+    "generate_with_prompt",
+]
+
+ArchitectureKind = Literal["encoder", "decoder", "seq2seq"]
+Placement = Literal["before_text", "start"]
+PLACEMENTS = ("before_text", "start")
+
+
+# ----------------------------------------------------------------------------- architecture
+def architecture_kind(backbone: nn.Module) -> ArchitectureKind:
+    """``"encoder"``, ``"decoder"`` or ``"seq2seq"`` for a Hugging Face ``PreTrainedModel``.
+
+    Raises:
+        TypeError: ``backbone`` is not a transformers model that takes ``inputs_embeds``, or its
+            architecture is none of the three kinds.
+    """
+    config = getattr(backbone, "config", None)
+    if config is None or not callable(getattr(backbone, "get_input_embeddings", None)):
+        raise TypeError(
+            f"backbone: expected a Hugging Face transformers model (with .config and "
+            f".get_input_embeddings()), got {type(backbone).__name__}"
+        )
+    if "inputs_embeds" not in inspect.signature(backbone.forward).parameters:
+        raise TypeError(
+            f"backbone: {type(backbone).__name__}.forward takes no inputs_embeds, so virtual "
+            "tokens cannot be prepended to its input"
+        )
+    if getattr(config, "is_encoder_decoder", False):
+        return "seq2seq"
+    if getattr(config, "is_decoder", False):
+        return "decoder"
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    model_type = getattr(config, "model_type", "")
+    if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return "encoder"
+    if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return "decoder"
+    raise TypeError(
+        f"backbone: unsupported architecture {model_type!r} ({type(backbone).__name__}); "
+        "supported are encoder-only masked LMs (BERT, RoBERTa, ...), decoder-only causal LMs "
+        "(GPT-2, Llama, Qwen2, ...) and encoder-decoder models (T5, BART, ...)"
+    )
+
+
+def position_limit(backbone: nn.Module) -> int | None:
+    """The longest sequence (virtual + real tokens) the backbone's position embeddings allow.
+
+    None when the model declares no limit (T5's relative positions). RoBERTa-style models offset
+    positions by ``pad_token_id + 1``, which is subtracted.
+    """
+    config = backbone.config
+    limit = getattr(config, "max_position_embeddings", None)
+    if not isinstance(limit, int):
+        return None
+    model_type = getattr(config, "model_type", "")
+    if "roberta" in model_type or model_type == "camembert":
+        limit -= (getattr(config, "pad_token_id", None) or 0) + 1
+    return limit
+
+
+def check_prompt_length(backbone: nn.Module, num_virtual_tokens: int, input_length: int) -> None:
+    """Raise when ``num_virtual_tokens + input_length`` exceeds :func:`position_limit`."""
+    limit = position_limit(backbone)
+    if limit is None or num_virtual_tokens + input_length <= limit:
+        return
+    if num_virtual_tokens > limit or input_length == 0:
+        raise ValueError(
+            f"num_virtual_tokens: {num_virtual_tokens} virtual tokens exceed the backbone's "
+            f"position limit of {limit} ({type(backbone).__name__})"
+        )
+    raise ValueError(
+        f"input_ids: {input_length} tokens + num_virtual_tokens={num_virtual_tokens} virtual "
+        f"tokens = {num_virtual_tokens + input_length} positions, more than the backbone's limit "
+        f"of {limit}; truncate inputs to at most {limit - num_virtual_tokens} tokens"
+    )
+
+
+# ------------------------------------------------------------------------------- injection
+@dataclasses.dataclass
+class InjectedInputs:
+    """Backbone keyword arguments with the virtual tokens in place.
+
+    Attributes:
+        kwargs: For ``backbone(**kwargs)``: ``inputs_embeds`` ``(B, n + L, D)``, ``attention_mask``
+            ``(B, n + L)`` and, as they apply, ``token_type_ids``, ``position_ids``, ``labels``
+            and any extra keyword arguments passed through.
+        virtual_mask: ``(B, n + L)`` bool, True at the virtual positions (encoder side for
+            seq2seq).
+        text_index: ``(B, L)`` long, where each input token landed in the longer sequence.
+    """
+
+    kwargs: dict[str, Any]
+    virtual_mask: Tensor
+    text_index: Tensor
+
+    def text_positions(self, values: Tensor) -> Tensor:
+        """Keep the real-token positions: ``(B, n + L, ...)`` → ``(B, L, ...)`` (e.g. logits)."""
+        index = self.text_index.to(values.device)
+        index = index.view(*index.shape, *([1] * (values.dim() - 2)))
+        return values.gather(1, index.expand(-1, -1, *values.shape[2:]))
+
+
+def _batched_prompt(prompt: Tensor, batch_size: int, hidden: int) -> Tensor:
+    """``(n, D)`` or ``(B, n, D)`` → ``(B, n, D)``, validated."""
+    if not isinstance(prompt, Tensor) or prompt.dim() not in (2, 3):
+        shape = tuple(prompt.shape) if isinstance(prompt, Tensor) else type(prompt).__name__
+        raise ValueError(
+            f"prompt: expected a (n, {hidden}) or (B, n, {hidden}) tensor, got {shape}"
+        )
+    if prompt.size(-1) != hidden:
+        raise ValueError(
+            f"prompt: last dimension {prompt.size(-1)} != the backbone's hidden size {hidden}"
+        )
+    if prompt.size(-2) < 1:
+        raise ValueError("prompt: needs at least one virtual token, got n=0")
+    if prompt.dim() == 2:
+        return prompt.unsqueeze(0).expand(batch_size, -1, -1)
+    if prompt.size(0) != batch_size:
+        raise ValueError(
+            f"prompt: per-sample prompts for batch size {prompt.size(0)}, but the input has "
+            f"batch size {batch_size}"
+        )
+    return prompt
+
+
+class _Layout:
+    """Index maps from the longer sequence (length ``T = n + L``) back to prompt and text.
+
+    ``start`` ``(B,)`` is where each row's virtual tokens begin.
+    """
+
+    def __init__(self, start: Tensor, num_virtual: int, length: int) -> None:
+        j = torch.arange(num_virtual + length, device=start.device).unsqueeze(0)  # (1, T)
+        begin = start.unsqueeze(1)  # (B, 1)
+        self.is_virtual = (j >= begin) & (j < begin + num_virtual)  # (B, T)
+        self.text_src = torch.where(j < begin, j, j - num_virtual).clamp(0, max(length - 1, 0))
+        self.prompt_src = (j - begin).clamp(0, num_virtual - 1)  # (B, T)
+        i = torch.arange(length, device=start.device).unsqueeze(0)
+        self.text_index = i + num_virtual * (i >= begin).long()  # (B, L)
+        self.start = start
+
+    def spread(self, values: Tensor, fill: int | float) -> Tensor:
+        """A per-token ``(B, L)`` tensor on the longer sequence, ``fill`` at virtual positions."""
+        gathered = values.gather(1, self.text_src.expand(values.size(0), -1))
+        return gathered.masked_fill(self.is_virtual, fill)
+
+    def merge(self, prompt: Tensor, embeds: Tensor) -> Tensor:
+        """``(B, n, D)`` prompt and ``(B, L, D)`` embeddings → ``(B, n + L, D)``."""
+        d = embeds.size(-1)
+        text = embeds.gather(1, self.text_src.unsqueeze(-1).expand(-1, -1, d))
+        virtual = prompt.gather(1, self.prompt_src.unsqueeze(-1).expand(-1, -1, d))
+        return torch.where(self.is_virtual.unsqueeze(-1), virtual, text)
+
+
+def _first_real_token(attention_mask: Tensor) -> Tensor:
+    """``(B, L)`` mask → ``(B,)`` index of each row's first attended token (0 for empty rows)."""
+    real = attention_mask.bool()
+    return torch.where(
+        real.any(1), real.int().argmax(1), torch.zeros_like(real[:, 0], dtype=torch.long)
+    )
+
+
+def inject_prompt(
+    backbone: nn.Module,
+    prompt: Tensor,
+    *,
+    input_ids: Tensor | None = None,
+    inputs_embeds: Tensor | None = None,
+    attention_mask: Tensor | None = None,
+    token_type_ids: Tensor | None = None,
+    position_ids: Tensor | None = None,
+    labels: Tensor | None = None,
+    placement: Placement = "before_text",
+    **kwargs: Any,
+) -> InjectedInputs:
+    """Prepend ``prompt`` to the input of ``backbone``; call ``backbone(**result.kwargs)``.
+
+    Args:
+        backbone: A Hugging Face encoder, decoder or encoder-decoder model.
+        prompt: Virtual tokens ``(n, D)`` shared by the batch, or ``(B, n, D)`` per sample.
+        input_ids: ``(B, L)`` token ids (or give ``inputs_embeds`` ``(B, L, D)``).
+        attention_mask: ``(B, L)``; all ones when None.
+        token_type_ids: ``(B, L)``; extended with zeros (encoders).
+        position_ids: ``(B, L)``; decoders with ``placement="before_text"`` shift them by ``n``
+            after the virtual tokens; elsewhere they are ignored with a warning, as PEFT does.
+        labels: ``(B, L)`` token labels get ``-100`` on virtual positions (encoders, decoders);
+            sequence labels ``(B,)`` and seq2seq labels pass through unchanged.
+        placement: Decoders only: ``"before_text"`` (right before each row's first real token,
+            correct for left and right padding) or ``"start"`` (PEFT's layout).
+        **kwargs: Passed through to the backbone (e.g. ``decoder_input_ids``).
+
+    Returns:
+        :class:`InjectedInputs`.
+    """
+    kind = architecture_kind(backbone)
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement: got {placement!r}; expected one of {PLACEMENTS}")
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError("input_ids / inputs_embeds: pass exactly one of them")
+    if inputs_embeds is None:
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids: expected (B, L), got shape {tuple(input_ids.shape)}")
+        inputs_embeds = backbone.get_input_embeddings()(input_ids)
+    elif inputs_embeds.dim() != 3:
+        raise ValueError(f"inputs_embeds: expected (B, L, D), got {tuple(inputs_embeds.shape)}")
+    batch, length, hidden = inputs_embeds.shape
+    device = inputs_embeds.device
+    prompt = _batched_prompt(prompt, batch, hidden).to(device=device, dtype=inputs_embeds.dtype)
+    n = prompt.size(1)
+    if attention_mask is None:
+        attention_mask = torch.ones(batch, length, dtype=torch.long, device=device)
+    elif tuple(attention_mask.shape) != (batch, length):
+        raise ValueError(
+            f"attention_mask: expected a 2-D mask of shape {(batch, length)}, "
+            f"got {tuple(attention_mask.shape)}"
+        )
+    check_prompt_length(backbone, n, length)
+
+    adjacent = kind == "decoder" and placement == "before_text"
+    start = _first_real_token(attention_mask) if adjacent else torch.zeros(batch, dtype=torch.long)
+    layout = _Layout(start.to(device), n, length)
+    out: dict[str, Any] = dict(kwargs)
+    out["inputs_embeds"] = layout.merge(prompt, inputs_embeds)
+    out["attention_mask"] = layout.spread(attention_mask, 1)
+
+    if token_type_ids is not None:
+        if kind == "encoder":
+            out["token_type_ids"] = layout.spread(token_type_ids.expand(batch, -1), 0)
+        else:
+            warnings.warn(
+                "token_type_ids are ignored for decoder and seq2seq backbones", stacklevel=2
+            )
+    if adjacent:
+        out["position_ids"] = _decoder_positions(layout, out["attention_mask"], position_ids, n)
+    elif position_ids is not None:
+        warnings.warn(
+            "position_ids are ignored with virtual tokens at the start of the sequence; the "
+            "backbone's default positions are used (as PEFT does)",
+            stacklevel=2,
+        )
+    if labels is not None:
+        token_level = kind != "seq2seq" and labels.dim() == 2 and labels.size(1) == length
+        out["labels"] = layout.spread(labels, -100) if token_level else labels
+    return InjectedInputs(out, layout.is_virtual, layout.text_index)
+
+
+def _decoder_positions(
+    layout: _Layout, mask: Tensor, position_ids: Tensor | None, n: int
+) -> Tensor:
+    """Positions that count attended tokens only (padding gets 1, as transformers' generate)."""
+    if position_ids is None:
+        positions = mask.long().cumsum(-1) - 1
+        return positions.masked_fill(mask == 0, 1)
+    position_ids = position_ids.expand(mask.size(0), -1)
+    first = position_ids.gather(1, layout.start.unsqueeze(1))  # (B, 1)
+    j = torch.arange(mask.size(1), device=mask.device).unsqueeze(0)
+    virtual = first + (j - layout.start.unsqueeze(1))
+    text = position_ids.gather(1, layout.text_src) + n
+    return torch.where(layout.is_virtual, virtual, text)
+
+
+# ------------------------------------------------------------------------------ generation
+@contextmanager
+def _embedding_override(backbone: nn.Module, embeds: Tensor) -> Iterator[None]:
+    """While active, any call of the input embeddings that covers the whole ``(B, T)`` prefix
+    returns ``embeds`` ``(B, T, D)`` for it (rows repeated for beams / multiple sequences)."""
+    prefix = embeds.size(1)
+
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Tensor) -> Tensor | None:
+        if output.dim() != 3 or output.size(1) < prefix:
+            return None  # a cached decoding step: the virtual tokens live in the cache
+        rows = embeds
+        if output.size(0) != rows.size(0):
+            rows = rows.repeat_interleave(output.size(0) // rows.size(0), dim=0)
+        return torch.cat([rows.to(output.dtype), output[:, prefix:]], dim=1)
+
+    handle = backbone.get_input_embeddings().register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def generate_with_prompt(
+    backbone: nn.Module,
+    prompt: Tensor,
+    input_ids: Tensor,
+    attention_mask: Tensor | None = None,
+    *,
+    placement: Placement = "before_text",
+    **generate_kwargs: Any,
+) -> Any:
+    """``backbone.generate`` with the virtual tokens in the prompt.
+
+    Args:
+        backbone: A decoder-only or encoder-decoder model with ``generate``.
+        prompt: ``(n, D)`` or ``(B, n, D)`` virtual tokens.
+        input_ids / attention_mask: ``(B, L)`` (left padding for batched decoder generation,
+            as transformers expects).
+        placement: See :func:`inject_prompt` (decoders).
+        **generate_kwargs: For ``generate`` (``max_new_tokens``, ``use_cache``, ...).
+
+    Returns:
+        Decoder-only: ``(B, L + new)`` — ``input_ids`` followed by the generated tokens (the
+        virtual tokens are not in it), as ``generate`` returns for plain ids. Encoder-decoder: the
+        decoder sequences, as ``generate`` returns them. A ``return_dict_in_generate`` output has
+        its ``sequences`` adjusted the same way.
+    """
+    kind = architecture_kind(backbone)
+    if kind == "encoder":
+        raise TypeError(
+            f"backbone: {type(backbone).__name__} is an encoder-only model and cannot generate"
+        )
+    if not callable(getattr(backbone, "generate", None)):
+        raise TypeError(f"backbone: {type(backbone).__name__} has no generate()")
+    injected = inject_prompt(
+        backbone, prompt, input_ids=input_ids, attention_mask=attention_mask, placement=placement
+    )
+    embeds, mask = injected.kwargs["inputs_embeds"], injected.kwargs["attention_mask"]
+    if kind == "seq2seq":
+        return backbone.generate(inputs_embeds=embeds, attention_mask=mask, **generate_kwargs)
+
+    # Placeholder ids at the virtual positions keep generate's bookkeeping (lengths, masks) right;
+    # their embeddings are replaced by the prompt.
+    prefix_ids = torch.zeros(mask.shape, dtype=input_ids.dtype, device=input_ids.device)
+    prefix_ids.scatter_(1, injected.text_index, input_ids)
+    use_cache = generate_kwargs.get(
+        "use_cache", getattr(backbone.generation_config, "use_cache", True)
+    )
+    if use_cache:
+        output = backbone.generate(
+            input_ids=prefix_ids, inputs_embeds=embeds, attention_mask=mask, **generate_kwargs
+        )
+    else:  # transformers uses inputs_embeds only in the first step when there is no cache
+        with _embedding_override(backbone, embeds):
+            output = backbone.generate(input_ids=prefix_ids, attention_mask=mask, **generate_kwargs)
+    sequences = output if isinstance(output, Tensor) else output.sequences
+    new_tokens = sequences[:, prefix_ids.size(1) :]
+    expand = sequences.size(0) // input_ids.size(0)
+    result = torch.cat([input_ids.repeat_interleave(expand, dim=0), new_tokens], dim=1)
+    if isinstance(output, Tensor):
+        return result
+    output.sequences = result
+    return output
