@@ -87,7 +87,7 @@ class SentimentCollator:
 def run(quick: bool = False) -> list:
     """Linear probe and prompt tuning on MiniLM; one row per method (none without MiniLM)."""
     try:
-        from modalprompt.graph.graphclip.text import minilm_path
+        from modalprompt.core.pretrained import minilm_path
 
         path = minilm_path()
     except ImportError as err:
