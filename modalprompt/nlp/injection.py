@@ -218,6 +218,7 @@ def inject_prompt(
     position_ids: Tensor | None = None,
     labels: Tensor | None = None,
     placement: Placement = "before_text",
+    prompt_lengths: Tensor | None = None,
     **kwargs: Any,
 ) -> InjectedInputs:
     """Prepend ``prompt`` to the input of ``backbone``; call ``backbone(**result.kwargs)``.
@@ -234,6 +235,10 @@ def inject_prompt(
             sequence labels ``(B,)`` and seq2seq labels pass through unchanged.
         placement: Decoders only: ``"before_text"`` (right before each row's first real token,
             correct for left and right padding) or ``"start"`` (PEFT's layout).
+        prompt_lengths: ``(B,)`` for per-sample prompts of different lengths padded to a common
+            ``n`` (mixed-tenant batches): row ``i`` uses its first ``prompt_lengths[i]`` virtual
+            tokens (``0``: none); the rest are masked out and skipped by the position ids, so
+            each row gives what its own prompt gives alone (see :func:`_mask_unused_slots`).
         **kwargs: Passed through to the backbone (e.g. ``decoder_input_ids``).
 
     Returns:
@@ -277,8 +282,14 @@ def inject_prompt(
             warnings.warn(
                 "token_type_ids are ignored for decoder and seq2seq backbones", stacklevel=2
             )
+    if prompt_lengths is not None:
+        unused = _mask_unused_slots(backbone, kind, adjacent, layout, n, prompt_lengths, out)
+        if unused is not None and position_ids is not None:
+            position_ids = position_ids.expand(batch, -1) - unused.unsqueeze(1)
     if adjacent:
         out["position_ids"] = _decoder_positions(layout, out["attention_mask"], position_ids, n)
+    elif "position_ids" in out:
+        pass  # set for unequal prompt lengths
     elif position_ids is not None:
         warnings.warn(
             "position_ids are ignored with virtual tokens at the start of the sequence; the "
@@ -289,6 +300,49 @@ def inject_prompt(
         token_level = kind != "seq2seq" and labels.dim() == 2 and labels.size(1) == length
         out["labels"] = layout.spread(labels, -100) if token_level else labels
     return InjectedInputs(out, layout.is_virtual, layout.text_index)
+
+
+def _mask_unused_slots(
+    backbone: nn.Module,
+    kind: ArchitectureKind,
+    adjacent: bool,
+    layout: _Layout,
+    n: int,
+    prompt_lengths: Tensor,
+    out: dict[str, Any],
+) -> Tensor | None:
+    """Mask the virtual slots ``>= prompt_lengths[i]``; ``(B,)`` unused counts, or None if none.
+
+    Decoders with ``"before_text"`` count positions over attended tokens, so masking is enough.
+    Elsewhere the positions a row would get alone (``0 .. n_i + L - 1``, RoBERTa's offset added)
+    are passed explicitly; models without ``position_ids`` (T5) cannot take unequal lengths.
+    """
+    batch = layout.start.size(0)
+    lengths = torch.as_tensor(prompt_lengths, device=layout.start.device).long().reshape(-1)
+    if lengths.numel() != batch or bool(((lengths < 0) | (lengths > n)).any()):
+        raise ValueError(
+            f"prompt_lengths: expected {batch} values in [0, {n}], got {lengths.tolist()}"
+        )
+    unused_count = n - lengths  # (B,)
+    if not bool(unused_count.any()):
+        return None
+    unused = layout.is_virtual & (layout.prompt_src >= lengths.unsqueeze(1))
+    out["attention_mask"] = out["attention_mask"].masked_fill(unused, 0)
+    if adjacent:
+        return unused_count
+    if "position_ids" not in inspect.signature(backbone.forward).parameters or kind == "seq2seq":
+        raise ValueError(
+            f"prompt_lengths: {type(backbone).__name__} cannot take prompts of different lengths "
+            "in one batch (its positions cannot be set per row); group rows by prompt length"
+        )
+    j = torch.arange(layout.is_virtual.size(1), device=lengths.device).unsqueeze(0)
+    text = j >= (layout.start.unsqueeze(1) + n)
+    positions = torch.where(text, j - unused_count.unsqueeze(1), j).masked_fill(unused, 0)
+    model_type = getattr(backbone.config, "model_type", "")
+    if "roberta" in model_type or model_type == "camembert":
+        positions = positions + (getattr(backbone.config, "pad_token_id", None) or 0) + 1
+    out["position_ids"] = positions
+    return unused_count
 
 
 def _decoder_positions(
@@ -335,6 +389,8 @@ def generate_with_prompt(
     attention_mask: Tensor | None = None,
     *,
     placement: Placement = "before_text",
+    inputs_embeds: Tensor | None = None,
+    prompt_lengths: Tensor | None = None,
     **generate_kwargs: Any,
 ) -> Any:
     """``backbone.generate`` with the virtual tokens in the prompt.
@@ -345,6 +401,9 @@ def generate_with_prompt(
         input_ids / attention_mask: ``(B, L)`` (left padding for batched decoder generation,
             as transformers expects).
         placement: See :func:`inject_prompt` (decoders).
+        inputs_embeds: ``(B, L, D)`` embeddings to use for ``input_ids`` instead of looking them
+            up (e.g. with EPT's additive offset); ``input_ids`` are still needed.
+        prompt_lengths: ``(B,)`` used virtual tokens per row (see :func:`inject_prompt`).
         **generate_kwargs: For ``generate`` (``max_new_tokens``, ``use_cache``, ...).
 
     Returns:
@@ -360,8 +419,19 @@ def generate_with_prompt(
         )
     if not callable(getattr(backbone, "generate", None)):
         raise TypeError(f"backbone: {type(backbone).__name__} has no generate()")
+    if inputs_embeds is not None and tuple(inputs_embeds.shape[:2]) != tuple(input_ids.shape):
+        raise ValueError(
+            f"inputs_embeds: expected (B, L, D) with (B, L) = {tuple(input_ids.shape)}, got "
+            f"{tuple(inputs_embeds.shape)}"
+        )
     injected = inject_prompt(
-        backbone, prompt, input_ids=input_ids, attention_mask=attention_mask, placement=placement
+        backbone,
+        prompt,
+        input_ids=input_ids if inputs_embeds is None else None,
+        inputs_embeds=inputs_embeds,
+        attention_mask=attention_mask,
+        placement=placement,
+        prompt_lengths=prompt_lengths,
     )
     embeds, mask = injected.kwargs["inputs_embeds"], injected.kwargs["attention_mask"]
     if kind == "seq2seq":
