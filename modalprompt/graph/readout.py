@@ -48,6 +48,24 @@ class ProjectionHead(nn.Module):
         return self.mlp(sums / counts)
 
 
+def check_nonempty_graphs(batch: Tensor, num_graphs: int, method: str) -> None:
+    """Raise a ValueError listing the graphs of a batch that have zero nodes.
+
+    An empty graph has no node to prompt or pool; a mean readout would silently score it from
+    the head's bias alone, so it is refused instead.
+
+    Shapes:
+        batch: ``(N,)`` graph index of every node.
+    """
+    sizes = torch.bincount(batch, minlength=num_graphs)
+    if bool((sizes == 0).any()):
+        empty = (sizes == 0).nonzero().view(-1).tolist()
+        raise ValueError(
+            f"data: graph(s) {empty[:10]} of the batch have zero nodes; {method} cannot prompt or "
+            "pool an empty graph (drop it from the dataset)"
+        )
+
+
 def check_labels(logits: Tensor, y: Tensor, task_type: str) -> None:
     """Raise a ValueError that says what is wrong when ``y`` does not fit ``logits`` ``(B, T)``."""
     if task_type == "multiclass":

@@ -11,7 +11,12 @@ from torch import Tensor, nn
 from modalprompt.core.model import PromptModel
 from modalprompt.graph.gpf.config import GpfConfig, GpfPlusConfig, _FeaturePromptConfig
 from modalprompt.graph.promptable import check_promptable
-from modalprompt.graph.readout import ProjectionHead, task_loss, task_metrics
+from modalprompt.graph.readout import (
+    ProjectionHead,
+    check_nonempty_graphs,
+    task_loss,
+    task_metrics,
+)
 
 __all__ = ["GpfModel", "GpfPlusModel"]
 
@@ -39,6 +44,7 @@ class _FeaturePromptModel(PromptModel):
         raise NotImplementedError
 
     def forward(self, data: Any) -> Tensor:
+        check_nonempty_graphs(data.batch, int(data.num_graphs), self.config.method)
         with torch.no_grad():
             x = self.backbone.embed_inputs(data)
         h = self.backbone.encode(x + self.prompt(x), data)

@@ -45,3 +45,21 @@ def test_wrong_backbone_and_labels_are_explained():
     model = mp.get_prompt_model(tiny_gnn(), mp.get_config("gpf", num_outputs=3))
     with pytest.raises(ValueError, match="check num_outputs"):
         model.training_step(Batch.from_data_list(procedural_graphs(2, num_tasks=2)))
+
+
+def test_empty_graphs_and_wrong_feature_width_are_refused_by_name():
+    from torch_geometric.data import Data
+
+    graphs = procedural_graphs(2, num_tasks=1)
+    width = graphs[0].x.size(1)
+    empty = Data(x=torch.zeros(0, width), edge_index=torch.zeros(2, 0, dtype=torch.long))
+    empty.y = graphs[0].y
+    no_edges = Data(x=graphs[0].x[:3], edge_index=torch.zeros(2, 0, dtype=torch.long))
+    no_edges.y = graphs[0].y
+    model = mp.get_prompt_model(tiny_gnn(), mp.get_config("gpf_plus", num_outputs=1)).eval()
+    assert model(Batch.from_data_list([graphs[1], no_edges])).shape == (2, 1)  # edgeless is fine
+    with pytest.raises(ValueError, match=r"graph\(s\) \[1\] of the batch have zero nodes"):
+        model(Batch.from_data_list([graphs[1], empty]))
+    wide = Data(x=torch.zeros(3, width + 1), edge_index=torch.zeros(2, 0, dtype=torch.long))
+    with pytest.raises(ValueError, match="data.x"):
+        model(Batch.from_data_list([wide]))
