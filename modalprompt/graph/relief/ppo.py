@@ -189,6 +189,11 @@ class HybridPPO:
         if rows <= c.minibatch_size:  # as the official code: too few transitions, no update
             return stats
         actor_params = [*ens.discrete[member].parameters(), *ens.continuous[member].parameters()]
+        # Only this member trains during its update, so the other members' node probabilities
+        # are computed once here; each minibatch then forms the ensemble target from them and
+        # the member's own (current) probabilities: the same values as recomputing all K
+        # members in every minibatch, for one actor forward instead of 2K + 1.
+        others = self._other_members_max(member, batch) if len(ens) > 1 else None
         for _ in range(c.update_epochs):
             order = torch.randperm(rows, generator=generator).to(batch.node.device)
             stop = False
@@ -213,9 +218,12 @@ class HybridPPO:
                 loss_c = -torch.min(
                     ratio_c * adv, ratio_c.clamp(1 - c.clip_continuous, 1 + c.clip_continuous) * adv
                 ).mean()
-                if len(ens) > 1:
-                    loss_d = loss_d + c.alpha_discrete * self._node_kl(member, h, mask, node_dist)
-                    loss_c = loss_c + c.alpha_continuous * self._prompt_kl(member, h, mask)
+                if others is not None:
+                    with torch.no_grad():
+                        target = torch.maximum(others[idx], node_dist.probs)
+                        target = target / target.sum(-1, keepdim=True)
+                    loss_d = loss_d + c.alpha_discrete * self._node_kl(target, mask, node_dist)
+                    loss_c = loss_c + c.alpha_continuous * self._prompt_kl(member, h, target)
                 value_loss = ((self.critic(h, mask) - batch.returns[idx]) ** 2).mean()
                 loss = loss_d + loss_c + c.critic_coef * value_loss
                 self.actor_optimizers[member].zero_grad(set_to_none=True)
@@ -242,19 +250,29 @@ class HybridPPO:
                 break
         return stats
 
-    def _node_kl(self, member: int, h: Tensor, mask: Tensor, node_dist) -> Tensor:
-        """``KL(pi_ens || pi_i)`` over valid nodes, pi_ens held fixed."""
-        with torch.no_grad():
-            target = self.ensemble.ensemble_node_probs(h, mask)
+    @torch.no_grad()
+    def _other_members_max(self, member: int, batch: Transitions) -> Tensor:
+        """``(rows, N_max)`` element-wise max of the node probabilities of every member but
+        ``member`` (unnormalised), in chunks of ``minibatch_size`` rows."""
+        ens, step = self.ensemble, self.config.minibatch_size
+        chunks = []
+        for start in range(0, batch.node.numel(), step):
+            h, mask = batch.obs[start : start + step], batch.mask[start : start + step]
+            probs = [ens.member(i, h, mask).probs for i in range(len(ens)) if i != member]
+            chunks.append(torch.stack(probs).amax(0))
+        return torch.cat(chunks)
+
+    def _node_kl(self, target: Tensor, mask: Tensor, node_dist) -> Tensor:
+        """``KL(pi_ens || pi_i)`` over valid nodes, the ensemble's ``target`` held fixed."""
         log_p = torch.log_softmax(node_dist.logits, -1)
         log_t = torch.log(target.clamp(min=1e-12))
         terms = torch.where(mask, target * (log_t - log_p), torch.zeros_like(target))
         return terms.sum(-1).mean()
 
-    def _prompt_kl(self, member: int, h: Tensor, mask: Tensor) -> Tensor:
+    def _prompt_kl(self, member: int, h: Tensor, target_probs: Tensor) -> Tensor:
         """``KL(N_i || N_ens)`` at the ensemble's most likely node (shared scheduled std)."""
         with torch.no_grad():
-            node = self.ensemble.ensemble_node_probs(h, mask).argmax(-1)
+            node = target_probs.argmax(-1)
             mu_ens = self.ensemble.ensemble_prompt_mean(h, node)
         own = self.ensemble.prompt_distribution(member, h, node)
         target = torch.distributions.Normal(mu_ens, own.stddev.detach())

@@ -47,6 +47,24 @@ def test_ppo_update_trains_only_the_chosen_member_and_the_critic():
     )
 
 
+def test_cached_ensemble_target_equals_recomputing_every_member():
+    model = _model(ensemble_size=3)
+    ppo = HybridPPO(model.policy, model.critic, model.config)
+    g = torch.Generator().manual_seed(0)
+    batch = Batch.from_data_list(procedural_graphs(6))
+    transitions = ppo.collect(model.make_rollout(), batch, member=1, generator=g)
+    for member in range(3):
+        with torch.no_grad():  # perturb so that the members differ
+            for p in model.policy.discrete[member].parameters():
+                p.add_(0.3 * torch.randn(p.shape, generator=g))
+    others = ppo._other_members_max(1, transitions)
+    own = model.policy.member(1, transitions.obs, transitions.mask).probs
+    cached = torch.maximum(others, own)
+    cached = cached / cached.sum(-1, keepdim=True)
+    full = model.policy.ensemble_node_probs(transitions.obs, transitions.mask)
+    torch.testing.assert_close(cached, full, rtol=0, atol=1e-7)
+
+
 def test_ppo_learns_to_decrease_a_fixed_heads_loss():
     model = _model(ensemble_size=1, minibatch_size=32, init_log_std=-1.0, final_log_std=-1.0)
     batch = Batch.from_data_list(procedural_graphs(16))
