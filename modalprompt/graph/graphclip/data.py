@@ -34,17 +34,27 @@ def subgraph_pairs(
     """
     if targets is None:
         targets = torch.arange(tag.num_nodes)
-    node_x = embed(tag.texts)  # (N, d)
+    targets = torch.as_tensor(targets, dtype=torch.long).view(-1)
+    if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= tag.num_nodes):
+        raise ValueError(
+            f"targets: node ids must be in [0, {tag.num_nodes}), got "
+            f"[{int(targets.min())}, {int(targets.max())}]"
+        )
     g = torch.Generator().manual_seed(seed)
     subs = rwr_subgraphs(
         tag.data.edge_index, tag.num_nodes, targets, walk_steps, restart, max_nodes, generator=g
     )
+    # embed only the nodes some subgraph uses (a large graph with few targets stays cheap)
+    used = sorted({v for nodes, _, _ in subs for v in nodes.tolist()})
+    row = torch.full((tag.num_nodes,), -1, dtype=torch.long)
+    row[torch.tensor(used, dtype=torch.long)] = torch.arange(len(used))
+    node_x = embed([tag.texts[i] for i in used])  # (len(used), d)
     graphs, summaries = [], []
     y = tag.data.y
     for nodes, edges, _ in subs:
         graphs.append(
             Data(
-                x=node_x[nodes],
+                x=node_x[row[nodes]],
                 edge_index=edges,
                 center_index=torch.tensor([0]),
                 y=y[nodes[:1]].long(),
@@ -52,5 +62,11 @@ def subgraph_pairs(
             )
         )
         if summariser is not None:
-            summaries.append(summariser([tag.texts[i] for i in nodes.tolist()]))
+            summary = summariser([tag.texts[i] for i in nodes.tolist()])
+            if not isinstance(summary, str) or not summary.strip():
+                raise ValueError(
+                    f"summariser: returned an empty summary ({summary!r}) for the subgraph of "
+                    f"node {int(nodes[0])}; a graph-summary pair needs text"
+                )
+            summaries.append(summary)
     return graphs, (embed(summaries) if summariser is not None else None)

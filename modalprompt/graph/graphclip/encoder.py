@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GPSConv, SAGEConv, global_mean_pool
 
-__all__ = ["GraphClipEncoder"]
+__all__ = ["GraphClipEncoder", "NodeLevelView"]
 
 
 class GraphClipEncoder(nn.Module):
@@ -75,6 +75,36 @@ class GraphClipEncoder(nn.Module):
         num_graphs = int(data.center_index.numel())
         pooled = global_mean_pool(h, batch, num_graphs)
         return self.projector(torch.cat([pooled, h[data.center_index]], dim=-1))
+
+    def forward(self, data: Any) -> Tensor:
+        return self.encode(self.embed_inputs(data), data)
+
+
+class NodeLevelView(nn.Module):
+    """Let node-embedding prompt methods (GPF, GPF-plus, RELIEF) use a GraphCLIP encoder.
+
+    Those methods call ``encode(x, data)`` expecting node embeddings ``(N, d_h)`` and mean-pool
+    them per graph in their head; :class:`GraphClipEncoder` already returns one embedding per
+    graph ``(B, out_dim)``. This view repeats each graph's embedding on its nodes, so the head's
+    mean pooling gives back exactly the graph embedding.
+
+    Shapes:
+        ``embed_inputs(data)``: ``(N, in_dim)``; ``encode(x, data)``: ``(N, out_dim)``.
+    """
+
+    def __init__(self, encoder: GraphClipEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.prompt_dim, self.out_dim = encoder.prompt_dim, encoder.out_dim
+
+    def embed_inputs(self, data: Any) -> Tensor:
+        return self.encoder.embed_inputs(data)
+
+    def encode(self, x: Tensor, data: Any) -> Tensor:
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
+        return self.encoder.encode(x, data)[batch]
 
     def forward(self, data: Any) -> Tensor:
         return self.encode(self.embed_inputs(data), data)

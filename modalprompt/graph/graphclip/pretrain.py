@@ -81,7 +81,7 @@ def pretrain_graphclip(
                 loss = clip_loss(encoder(batch), target, logit_scale)
                 loss.backward()
             opt.step()
-            total += float(loss) * idx.numel()
+            total += float(loss.detach()) * idx.numel()
             count += idx.numel()
         seen += count
         losses.append(total / max(count, 1))

@@ -10,9 +10,9 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, to_undirected
 
-from modalprompt.graph.tag.types import TextAttributedGraph
+from modalprompt.graph.tag.types import TextAttributedGraph, check_node_texts
 
-__all__ = ["load_tag_csv", "load_tag_cora", "CORA_DESCRIPTIONS"]
+__all__ = ["load_tag_csv", "load_tag_json", "load_tag_cora", "CORA_DESCRIPTIONS"]
 
 CORA_DESCRIPTIONS = {
     "Case_Based": "reasoning from stored past cases and their adaptation to new problems",
@@ -25,8 +25,21 @@ CORA_DESCRIPTIONS = {
 }
 
 
-def _build(texts, labels, edges, class_names, descriptions) -> TextAttributedGraph:
+def _build(
+    texts: list[str],
+    labels: list[str | None],
+    edges: list[tuple[int, int]],
+    class_names: list[str],
+    descriptions: dict[str, str] | None,
+    source: str = "edges",
+) -> TextAttributedGraph:
     n = len(texts)
+    check_node_texts(texts)
+    outside = [(a, b) for a, b in edges if not (0 <= a < n and 0 <= b < n)]
+    if outside:
+        raise ValueError(
+            f"{source}: {len(outside)} edge(s) name a node id outside [0, {n}), e.g. {outside[:3]}"
+        )
     index = {c: i for i, c in enumerate(class_names)}
     unknown = sorted({lab for lab in labels if lab is not None and lab not in index})
     if unknown:
@@ -59,7 +72,41 @@ def load_tag_csv(
         edges = [(int(r["source"]), int(r["target"])) for r in csv.DictReader(f)]
     names = class_names or sorted({lab for lab in labels if lab is not None})
     desc = json.loads(Path(descriptions_json).read_text()) if descriptions_json else None
-    return _build(texts, labels, edges, names, desc)
+    return _build(texts, labels, edges, names, desc, str(edges_csv))
+
+
+def load_tag_json(path: str | Path) -> TextAttributedGraph:
+    """A TAG from one JSON file::
+
+        {"nodes": [{"text": "...", "label": "name or null"}, ...],   # list order = node id
+         "edges": [[source, target], ...],                            # undirected
+         "class_names": ["...", ...],                                 # optional
+         "class_descriptions": {"name": "...", ...}}                  # optional
+
+    Without ``class_names`` the sorted distinct labels are used. A node without text (missing,
+    null or blank), an unknown label, an edge to a missing node, or a class without description
+    (when descriptions are given) raises a ValueError that names it.
+
+    Shapes:
+        result ``data.edge_index`` ``(2, E)`` (both directions), ``data.y`` ``(N,)``.
+    """
+    obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(obj, dict) or not isinstance(obj.get("nodes"), list):
+        raise ValueError(f"{path}: expected a JSON object with a 'nodes' list")
+    texts, labels = [], []
+    for i, node in enumerate(obj["nodes"]):
+        if not isinstance(node, dict):
+            raise ValueError(f"{path}: nodes[{i}] is not an object with 'text' (and 'label')")
+        texts.append(node.get("text"))
+        label = node.get("label")
+        labels.append(None if label is None or label == "" else str(label))
+    edges = []
+    for j, e in enumerate(obj.get("edges", [])):
+        if not isinstance(e, (list, tuple)) or len(e) != 2:
+            raise ValueError(f"{path}: edges[{j}] = {e!r} is not a [source, target] pair")
+        edges.append((int(e[0]), int(e[1])))
+    names = obj.get("class_names") or sorted({lab for lab in labels if lab is not None})
+    return _build(texts, labels, edges, list(names), obj.get("class_descriptions"), str(path))
 
 
 def load_tag_cora(root: str | Path, max_chars: int = 600) -> TextAttributedGraph:

@@ -93,7 +93,7 @@ def test_prompt_tuning_fits_few_shots():
     model0 = GraphClipModel(enc, GraphClipConfig(num_classes=3))
     model0.set_class_embeddings(cls)
     batch = Batch.from_data_list(shots)
-    loss0 = float(model0.training_step(batch)["loss"])
+    loss0 = float(model0.training_step(batch)["loss"].detach())
     model = prompt_tune(enc, shots, cls, epochs=60, lr=0.05)
     assert float(model.training_step(batch)["loss"]) < 0.8 * loss0
     assert y.numel() == len(shots)
@@ -108,3 +108,27 @@ def test_minilm_encoder_is_local_and_semantic():
     e = enc.encode(["neural networks learn", "deep neural network learning", "tax law"])
     assert e.shape == (3, 384) and torch.allclose(e.norm(dim=1), torch.ones(3), atol=1e-4)
     assert e[0] @ e[1] > e[0] @ e[2]
+
+
+def test_node_level_view_lets_gpf_use_the_encoder():
+    import modalprompt as mp
+    from modalprompt.graph.graphclip.encoder import NodeLevelView
+    from modalprompt.graph.readout import ProjectionHead
+
+    _, _, _, graphs = _setup()
+    enc = GraphClipEncoder(32, hidden=16, out_dim=32, num_layers=1, heads=2).eval()
+    batch = Batch.from_data_list(graphs[:5])
+    view = NodeLevelView(enc)
+    nodes = view(batch)
+    assert nodes.shape == (batch.num_nodes, 32)
+    pooled = ProjectionHead(32, 2).eval()
+    pooled.mlp = torch.nn.Identity()
+    assert torch.allclose(pooled(nodes, batch.batch, 5), enc(batch), atol=1e-5)
+    config = mp.get_config("gpf", task_type="multiclass", num_outputs=3)
+    model = mp.get_prompt_model(view, config)
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    model.train()
+    model.training_step(batch)["loss"].backward()
+    assert model.global_prompt.grad is not None and model.global_prompt.grad.abs().sum() > 0
+    assert all(p.grad is None for p in enc.parameters())
+    assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 from torch_geometric.data import Data
@@ -9,7 +11,7 @@ from modalprompt.graph.tag import (
     procedural_tag,
     rwr_subgraphs,
 )
-from modalprompt.graph.tag.loaders import load_tag_cora, load_tag_csv
+from modalprompt.graph.tag.loaders import load_tag_cora, load_tag_csv, load_tag_json
 
 
 def test_bad_input_named():
@@ -76,6 +78,54 @@ def test_csv_loader(tmp_path):
     (tmp_path / "bad.csv").write_text("text,label\n,a\n")
     with pytest.raises(ValueError, match="without text"):
         load_tag_csv(tmp_path / "bad.csv", tmp_path / "e.csv")
+
+
+def test_csv_loader_edge_outside_graph(tmp_path):
+    (tmp_path / "n.csv").write_text("text,label\nhello,a\nworld,b\n")
+    (tmp_path / "e.csv").write_text("source,target\n0,1\n1,7\n")
+    with pytest.raises(ValueError, match=r"e.csv: 1 edge\(s\) name a node id outside \[0, 2\)"):
+        load_tag_csv(tmp_path / "n.csv", tmp_path / "e.csv")
+
+
+def test_json_loader(tmp_path):
+    obj = {
+        "nodes": [
+            {"text": "graph neural nets", "label": "ml"},
+            {"text": "tax law", "label": "law"},
+            {"text": "unlabelled paper", "label": None},
+        ],
+        "edges": [[0, 1], [1, 2], [2, 1]],
+        "class_names": ["ml", "law"],
+        "class_descriptions": {"ml": "machine learning", "law": "legal studies"},
+    }
+    path = tmp_path / "tag.json"
+    path.write_text(json.dumps(obj))
+    tag = load_tag_json(path)
+    assert tag.texts[1] == "tax law" and tag.data.y.tolist() == [0, 1, -1]
+    assert tag.class_names == ["ml", "law"]
+    assert tag.data.edge_index.size(1) == 4  # undirected, duplicates merged
+    assert tag.class_texts("about {}")[1] == "about law which refers to legal studies"
+
+    def broken(**change):
+        bad = {**obj, **change}
+        path.write_text(json.dumps(bad))
+        return path
+
+    with pytest.raises(ValueError, match=r"without text .*node ids \[1\]"):
+        load_tag_json(broken(nodes=[{"text": "a", "label": "ml"}, {"label": "law"}]))
+    with pytest.raises(ValueError, match=r"no description for class\(es\) \['law'\]"):
+        load_tag_json(broken(class_descriptions={"ml": "machine learning"}))
+    with pytest.raises(ValueError, match="class_names: empty"):
+        load_tag_json(broken(nodes=[{"text": "a"}], edges=[], class_names=[]))
+    with pytest.raises(ValueError, match=r"labels \['bio'\] are not in class_names"):
+        load_tag_json(broken(nodes=[{"text": "a", "label": "bio"}], edges=[]))
+    with pytest.raises(ValueError, match=r"edges\[0\] = \[0\] is not a \[source, target\]"):
+        load_tag_json(broken(edges=[[0]]))
+    with pytest.raises(ValueError, match="outside"):
+        load_tag_json(broken(edges=[[0, 3]]))
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="'nodes' list"):
+        load_tag_json(path)
 
 
 def test_real_cora(shared_data):
