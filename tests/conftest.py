@@ -38,5 +38,10 @@ def device(request) -> torch.device:
 
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
+    """Seed 0 and one intra-op thread per test: the tests' tensors are small, where threads only
+    add synchronisation, and on a shared CPU oversubscribed threads made them ~10x slower."""
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     yield
+    torch.set_num_threads(threads)
