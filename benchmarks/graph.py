@@ -9,13 +9,21 @@ RELIEF loop is ``benchmarks/relief_speed.py``.
 
 The GIN is smaller than the papers' 5 x 300 so that a CPU run ends in minutes.
 
-usage: python benchmarks/graph.py [--quick] [--data DIR]     (or: modalprompt bench graph)
+Node level (``--level node``): Planetoid Cora with RELIEF's protocol (SVD-100 features, 10 shots
+per class, 4-hop subgraphs of 5-150 nodes), a 2-layer GIN pre-trained by edge prediction on
+subgraphs of unlabelled nodes, accuracy and macro-F1 (selection on validation macro-F1).
+
+usage: python benchmarks/graph.py [--quick] [--data DIR] [--level graph|node|both]
+       (or: modalprompt bench graph)
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import shutil
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,11 +33,14 @@ from torch_geometric.data import Batch
 import modalprompt as mp
 from modalprompt.core.model import unfreeze
 from modalprompt.graph.backbones import MoleculeGIN, load_pretrain_gnns_checkpoint
+from modalprompt.graph.backbones.node_encoders import NodeEncoder
+from modalprompt.graph.datasets.local import load_planetoid
 from modalprompt.graph.datasets.molecules import load_moleculenet_csv, scaffold_split
+from modalprompt.graph.datasets.node_tasks import HOP_LIMITS, node_fewshot_task
 from modalprompt.graph.pretrain import pretrain
 from modalprompt.graph.relief import fit_relief
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "graph" / "moleculenet"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "graph"
 
 
 def collate(items):
@@ -39,6 +50,20 @@ def collate(items):
 def spread(values: list[float]) -> str:
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{100 * statistics.mean(values):.1f} ± {100 * std:.1f}"
+
+
+def baseline_model(method: str, backbone, outputs: int, task_type: str, seed: int):
+    """Head-only and full fine-tuning with the prompt methods' readout and loss: a GPF model
+    whose prompt is fixed at zero (head-only), with the GNN unfrozen for full fine-tuning."""
+    config = mp.get_config("gpf", num_outputs=outputs, task_type=task_type, seed=seed)
+    model = mp.get_prompt_model(backbone, config)
+    with torch.no_grad():
+        model.global_prompt.zero_()
+    model.global_prompt.requires_grad_(False)
+    if method == "full_finetune":
+        unfreeze(model.backbone)
+        model.train_backbone = True  # its weights are now part of the trained state
+    return model
 
 
 def run_baseline(
@@ -53,27 +78,21 @@ def run_baseline(
     epochs: int,
     seed: int,
 ) -> float:
-    """Head-only and full fine-tuning with the prompt methods' readout and masked BCE: a GPF
-    model whose prompt is fixed at zero (head-only), with the GIN unfrozen for full fine-tuning."""
     gin = MoleculeGIN(num_layer=layers, emb_dim=width)
     gin.load_state_dict(state)
-    model = mp.get_prompt_model(gin, mp.get_config("gpf", num_outputs=tasks, seed=seed))
-    with torch.no_grad():
-        model.global_prompt.zero_()
-    model.global_prompt.requires_grad_(False)
-    if method == "full_finetune":
-        unfreeze(model.backbone)
-        model.train_backbone = True  # its weights are now part of the trained state
-    return fit_and_test(model, train, val, test, epochs, seed, lr=1e-3)
+    model = baseline_model(method, gin, tasks, "multilabel", seed)
+    return fit_and_test(model, train, val, test, epochs, seed, lr=1e-3)["roc_auc"]
 
 
-def fit_and_test(model, train, val, test, epochs: int, seed: int, lr: float) -> float:
+def fit_and_test(
+    model, train, val, test, epochs: int, seed: int, lr: float, metric: str = "roc_auc"
+) -> dict[str, float]:
     args = mp.TrainingArguments(
         max_epochs=epochs,
         batch_size=32,
         lr=lr,
         optimizer="adam",
-        metric="roc_auc",
+        metric=metric,
         seed=seed,
         verbose=False,
         tensorboard=False,
@@ -81,20 +100,19 @@ def fit_and_test(model, train, val, test, epochs: int, seed: int, lr: float) -> 
     )
     trainer = mp.Trainer(model, args, train_data=train, eval_data=val, collate_fn=collate)
     trainer.fit()
-    return trainer.evaluate(test)["roc_auc"]
+    return trainer.evaluate(test)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
-    args = parser.parse_args()
-    quick, data = args.quick, Path(args.data)
+def graph_level(
+    quick: bool, data: Path, seeds: list[int] | None = None, datasets: list[str] | None = None
+) -> None:
+    """MoleculeNet: 50-shot, scaffold split, ROC-AUC."""
+    data = data / "moleculenet"
     if not data.is_dir():
         raise SystemExit(f"--data: {data} not found (MoleculeNet CSVs are needed)")
     layers, width = (3, 64) if quick else (5, 128)
-    seeds = [0] if quick else [0, 1, 2]
-    datasets = ["bbbp"] if quick else ["bbbp", "bace", "clintox"]
+    seeds = seeds or ([0] if quick else [0, 1, 2])
+    datasets = datasets or (["bbbp"] if quick else ["bbbp", "bace", "clintox"])
     epochs = 10 if quick else 50
 
     start = time.perf_counter()
@@ -130,17 +148,16 @@ def main() -> None:
                     backbone, mp.get_config(method, num_outputs=tasks, seed=seed)
                 )
                 rows.setdefault(method, []).append(
-                    fit_and_test(model, train, val, test, epochs, seed, 1e-3)
+                    fit_and_test(model, train, val, test, epochs, seed, 1e-3)["roc_auc"]
                 )
             backbone = MoleculeGIN(num_layer=layers, emb_dim=width)
             load_pretrain_gnns_checkpoint(backbone, state)
-            config = mp.get_config(
-                "relief",
-                num_outputs=tasks,
-                max_nodes=ds.max_nodes,
-                seed=seed,
-                total_epochs=max(2, epochs // 2),
-                skip_epochs=min(5, epochs // 4),
+            config = relief_config(
+                tasks,
+                "multilabel",
+                ds.max_nodes,
+                seed,
+                epochs,
                 head_layers=2,
                 head_epochs=2,
                 alpha_discrete=1.0,
@@ -162,6 +179,119 @@ def main() -> None:
         pcr = statistics.mean(p for p, _ in relief_stats)
         apm = statistics.mean(a for _, a in relief_stats)
         print(f"  RELIEF prompt coverage {100 * pcr:.1f}%, average magnitude {apm:.3f}")
+
+
+def relief_config(outputs: int, task_type: str, max_nodes: int, seed: int, epochs: int, **kw):
+    return mp.get_config(
+        "relief",
+        num_outputs=outputs,
+        task_type=task_type,
+        max_nodes=max_nodes,
+        seed=seed,
+        total_epochs=max(2, epochs // 2),
+        skip_epochs=min(5, epochs // 4),
+        **kw,
+    )
+
+
+def node_level(quick: bool, data: Path, seeds: list[int] | None = None) -> None:
+    """Planetoid Cora: SVD-100 features, 10-shot per class, 4-hop subgraphs (5-150 nodes)."""
+    root = data / "planetoid"
+    if not (root / "Cora" / "raw").is_dir():
+        raise SystemExit(f"--data: {root}/Cora/raw not found (Planetoid raw files are needed)")
+    seeds = seeds or ([0] if quick else [0, 1, 2])
+    epochs = 30 if quick else 100  # 70 training subgraphs: 3 steps per epoch
+    hidden = 64 if quick else 128
+    lr = 1e-2  # head and prompts (1e-3 for full fine-tuning); 1e-3 leaves the head underfit
+    hops, low, high = HOP_LIMITS["cora"]
+    with tempfile.TemporaryDirectory() as tmp:  # PyG writes processed/ beside raw/
+        shutil.copytree(root / "Cora", Path(tmp) / "Cora")
+        cora = load_planetoid(tmp, "Cora")[0]
+    rows: dict[str, list[tuple[float, float]]] = {}
+    relief_stats = []
+    start = time.perf_counter()
+    for seed in seeds:
+        task = node_fewshot_task(
+            cora,
+            num_hops=hops,
+            min_nodes=low,
+            max_nodes=high,
+            shots=10,
+            num_val=100 if quick else 500,
+            num_test=200 if quick else 500,
+            seed=seed,
+        )
+        # "MaskedEdge" pre-training: edge prediction on subgraphs around unlabelled nodes
+        unlabelled = node_fewshot_task(
+            cora,
+            num_hops=2,
+            max_nodes=high,
+            shots=1,
+            num_val=300 if quick else 1500,
+            num_test=0,
+            seed=100 + seed,
+        ).val
+        torch.manual_seed(seed)
+        encoder = NodeEncoder(task.feature_dim, hidden=hidden, num_layers=2)
+        pre = pretrain(encoder, "edge_pred", unlabelled, epochs=20 if quick else 50, batch_size=64)
+        c = task.num_classes
+        for method in ("head_only", "full_finetune"):
+            model = baseline_model(method, copy.deepcopy(encoder), c, "multiclass", seed)
+            rate = 1e-3 if method == "full_finetune" else lr
+            m = fit_and_test(model, task.train, task.val, task.test, epochs, seed, rate, "macro_f1")
+            rows.setdefault(method, []).append((m["accuracy"], m["macro_f1"]))
+        for method in ("gpf", "gpf_plus"):
+            config = mp.get_config(method, num_outputs=c, task_type="multiclass", seed=seed)
+            model = mp.get_prompt_model(copy.deepcopy(encoder), config)
+            m = fit_and_test(model, task.train, task.val, task.test, epochs, seed, lr, "macro_f1")
+            rows.setdefault(method, []).append((m["accuracy"], m["macro_f1"]))
+        config = relief_config(
+            c,
+            "multiclass",
+            task.max_nodes,
+            seed,
+            epochs,
+            max_z=0.1,
+            head_lr=lr,
+            head_epochs=3,
+            minibatch_size=128,
+            graphs_per_rollout=10,
+        )
+        model = mp.get_prompt_model(copy.deepcopy(encoder), config)
+        fit_relief(model, task.train, task.val)
+        model.eval()
+        m = model.compute_metrics(model.validation_step(collate(task.test)))
+        rows.setdefault("relief", []).append((m["accuracy"], m["macro_f1"]))
+        relief_stats.append((m["pcr"], m["apm"]))
+    print(
+        f"\nCORA (7 classes; SVD-100; 10-shot; {hops}-hop subgraphs {low}-{high} nodes; "
+        f"{len(seeds)} seed(s); edge-prediction pre-training loss {pre.losses[0]:.3f} -> "
+        f"{pre.losses[-1]:.3f}; {time.perf_counter() - start:.0f} s)"
+    )
+    print(f"  {'method':<14}{'accuracy':>14}{'macro-F1':>14}")
+    for method, values in rows.items():
+        acc, f1 = spread([a for a, _ in values]), spread([f for _, f in values])
+        print(f"  {method:<14}{acc:>14}{f1:>14}")
+    pcr = statistics.mean(p for p, _ in relief_stats)
+    apm = statistics.mean(a for _, a in relief_stats)
+    print(f"  RELIEF prompt coverage {100 * pcr:.1f}%, average magnitude {apm:.3f}")
+    print(f"  chance accuracy {100 / 7:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data/graph folder")
+    parser.add_argument("--level", choices=("graph", "node", "both"), default="both")
+    parser.add_argument("--seeds", type=int, nargs="+", help="override the seeds")
+    parser.add_argument(
+        "--datasets", nargs="+", help="MoleculeNet tasks (default bbbp; bbbp bace clintox in full)"
+    )
+    args = parser.parse_args()
+    if args.level in ("graph", "both"):
+        graph_level(args.quick, Path(args.data), args.seeds, args.datasets)
+    if args.level in ("node", "both"):
+        node_level(args.quick, Path(args.data), args.seeds)
 
 
 if __name__ == "__main__":
