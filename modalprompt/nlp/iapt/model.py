@@ -22,15 +22,14 @@ Layout and choices (IAPT publishes no code; these are ours where the paper is si
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from modalprompt.core.model import PromptModel, split_batch
+from modalprompt.core.model import PromptModel
 from modalprompt.nlp.iapt.config import IaptConfig
 from modalprompt.nlp.iapt.generator import IaptPromptGenerator
 from modalprompt.nlp.iapt.layers import Insertion, InsertionHook, transformer_layers
@@ -41,11 +40,12 @@ from modalprompt.nlp.injection import (
     inject_prompt,
 )
 from modalprompt.nlp.prompt_tuning.model import PromptTuningModel
+from modalprompt.nlp.steps import BackboneLossSteps
 
 __all__ = ["IaptModel"]
 
 
-class IaptModel(PromptModel):
+class IaptModel(BackboneLossSteps, PromptModel):
     """IAPT on a frozen encoder-only (BERT, RoBERTa) or decoder-only (GPT-2, Llama) model.
 
     Args:
@@ -247,31 +247,3 @@ class IaptModel(PromptModel):
             )
         self.last_generator_runs = insertion.calls
         return output
-
-    # --------------------------------------------------------------------- training loop
-    def _run(self, batch: Any) -> tuple[Any, Tensor]:
-        inputs, labels = split_batch(batch)
-        if not isinstance(inputs, Mapping):
-            inputs = {"input_ids": inputs}
-        return self.backbone_forward(**inputs, labels=labels), labels
-
-    def training_step(self, batch: Any) -> dict[str, Tensor]:
-        """The backbone's own loss (pass ``instruction_mask`` in the batch for causal LMs)."""
-        output, _ = self._run(batch)
-        if output.loss is None:
-            raise ValueError("batch: the backbone returned no loss; does the batch hold labels?")
-        return {"loss": output.loss}
-
-    @torch.no_grad()
-    def validation_step(self, batch: Any) -> dict[str, Tensor]:
-        output, labels = self._run(batch)
-        if self.config.task == "classification":
-            return {"logits": output.logits, "labels": labels}
-        return {"loss": output.loss.detach().reshape(1)}
-
-    def compute_metrics(self, outputs: Mapping[str, Tensor]) -> dict[str, float]:
-        """Classification metrics, or mean loss and perplexity (``task="lm"``)."""
-        if self.config.task == "classification":
-            return super().compute_metrics(outputs)
-        loss = outputs["loss"].float().mean().item()
-        return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}

@@ -13,8 +13,6 @@ Given the same prompt tensor its outputs equal PEFT's prompt tuning (``PeftModel
 from __future__ import annotations
 
 import copy
-import math
-from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from modalprompt.core.model import PromptModel, split_batch, unfreeze
+from modalprompt.core.model import PromptModel, unfreeze
 from modalprompt.nlp.injection import (
     architecture_kind,
     check_prompt_length,
@@ -31,13 +29,14 @@ from modalprompt.nlp.injection import (
 )
 from modalprompt.nlp.prompt_tuning.config import PromptTuningConfig
 from modalprompt.nlp.prompt_tuning.init import initial_prompt, text_init_ids
+from modalprompt.nlp.steps import BackboneLossSteps
 
 __all__ = ["PromptTuningModel", "HEAD_NAMES"]
 
 HEAD_NAMES = ("classifier", "score")  # what PEFT's SEQ_CLS adds to modules_to_save
 
 
-class PromptTuningModel(PromptModel):
+class PromptTuningModel(BackboneLossSteps, PromptModel):
     """Vanilla prompt tuning on a frozen transformers model.
 
     Args:
@@ -187,30 +186,3 @@ class PromptTuningModel(PromptModel):
             placement=self.config.placement,
             **generate_kwargs,
         )
-
-    # --------------------------------------------------------------------- training loop
-    def _run(self, batch: Any) -> tuple[Any, Tensor]:
-        inputs, labels = split_batch(batch)
-        if not isinstance(inputs, Mapping):
-            inputs = {"input_ids": inputs}
-        return self.backbone_forward(**inputs, labels=labels), labels
-
-    def training_step(self, batch: Any) -> dict[str, Tensor]:
-        """The backbone's own loss (cross-entropy, or MSE/BCE per its ``problem_type``)."""
-        output, _ = self._run(batch)
-        if output.loss is None:
-            raise ValueError("batch: the backbone returned no loss; does the batch hold labels?")
-        return {"loss": output.loss}
-
-    @torch.no_grad()
-    def validation_step(self, batch: Any) -> dict[str, Tensor]:
-        output, labels = self._run(batch)
-        if self.config.task == "classification":
-            return {"logits": output.logits, "labels": labels}
-        return {"loss": output.loss.detach().reshape(1)}
-
-    def compute_metrics(self, outputs: Mapping[str, Tensor]) -> dict[str, float]:
-        if self.config.task == "classification":
-            return super().compute_metrics(outputs)
-        loss = outputs["loss"].float().mean().item()
-        return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
