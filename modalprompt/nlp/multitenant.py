@@ -3,8 +3,12 @@
 PEFT supports ``adapter_names=[...]`` batches for LoRA only (peft#759 asked for prompt methods);
 for input prompts they are cheap: every row gets its own virtual tokens (padded to a common
 length and masked, :func:`~modalprompt.nlp.injection.inject_prompt`'s ``prompt_lengths``), EPT
-rows also their own low-rank input offset, and classification rows their own head. Each row's
-output equals running its tenant alone on it (up to float rounding of masked slots).
+rows also their own low-rank input offset, and classification rows their own head. IAPT rows get
+their tenant's ``num_tokens`` slots, which that tenant's per-layer generators fill from the row's
+input (the whole input is the instruction, as in :meth:`IaptModel.generate
+<modalprompt.nlp.iapt.model.IaptModel.generate>`; there is no ``instruction_mask`` here, so
+train IAPT tenants alone); with the KV cache the generators run once, at prefill.
+Each row's output equals running its tenant alone on it (up to float rounding of masked slots).
 
 Example::
 
@@ -12,21 +16,23 @@ Example::
     logits = server(input_ids, attention_mask=mask, adapter_names=["sst2", "rte", "sst2"])
     tokens = server.generate(ids, attention_mask=mask, adapter_names=[...], max_new_tokens=20)
 
-Tenants are :class:`~modalprompt.nlp.prompt_tuning.model.PromptTuningModel` or
-:class:`~modalprompt.nlp.ept.model.EptModel` instances built on the *same* backbone object, with
-the same ``task`` and ``placement``. ``"__base__"`` (decoders) runs a row without any prompt.
+Tenants are :class:`~modalprompt.nlp.prompt_tuning.model.PromptTuningModel`,
+:class:`~modalprompt.nlp.ept.model.EptModel` or :class:`~modalprompt.nlp.iapt.model.IaptModel`
+instances built on the *same* backbone object, with the same ``task`` and ``placement`` (IAPT's
+is ``"before_text"``). ``"__base__"`` (decoders) runs a row without any prompt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from modalprompt.nlp.injection import generate_with_prompt, inject_prompt
+from modalprompt.core.model import PromptModel
+from modalprompt.nlp.injection import InjectedInputs, generate_with_prompt, inject_prompt
 from modalprompt.nlp.prompt_tuning.model import HEAD_NAMES, PromptTuningModel
 
 __all__ = ["MultiTenantPromptModel", "BASE"]
@@ -34,8 +40,18 @@ __all__ = ["MultiTenantPromptModel", "BASE"]
 BASE = "__base__"
 
 
+def _is_iapt(model: nn.Module) -> bool:
+    from modalprompt.nlp.iapt.model import IaptModel
+
+    return isinstance(model, IaptModel)
+
+
+def _placement(model: nn.Module) -> str:
+    return getattr(model.config, "placement", "before_text")  # IAPT: always before_text
+
+
 class MultiTenantPromptModel(nn.Module):
-    """Serve several prompt-tuning / EPT tenants of one frozen backbone in mixed batches.
+    """Serve several prompt-tuning / EPT / IAPT tenants of one frozen backbone in mixed batches.
 
     Args:
         tenants: ``{name: model}``; every model wraps the same backbone object.
@@ -47,22 +63,22 @@ class MultiTenantPromptModel(nn.Module):
         logits, ``n`` the longest prompt in the batch (:meth:`text_logits` keeps ``L``).
     """
 
-    def __init__(self, tenants: Mapping[str, PromptTuningModel]) -> None:
+    def __init__(self, tenants: Mapping[str, PromptModel]) -> None:
         super().__init__()
         if not tenants:
             raise ValueError("tenants: need at least one tenant")
         for name, model in tenants.items():
-            if not isinstance(model, PromptTuningModel):
+            if not isinstance(model, PromptTuningModel) and not _is_iapt(model):
                 raise TypeError(
-                    f"tenants[{name!r}]: expected a PromptTuningModel or EptModel, got "
-                    f"{type(model).__name__}"
+                    f"tenants[{name!r}]: expected a PromptTuningModel, EptModel or IaptModel, "
+                    f"got {type(model).__name__}"
                 )
             if name == BASE:
                 raise ValueError(f"tenants: {BASE!r} is reserved for rows without a prompt")
         first = next(iter(tenants.values()))
         for name, model in tenants.items():
-            for attribute in ("task", "placement"):
-                ours, theirs = getattr(model.config, attribute), getattr(first.config, attribute)
+            for attribute, get in (("task", lambda m: m.config.task), ("placement", _placement)):
+                ours, theirs = get(model), get(first)
                 if ours != theirs:
                     raise ValueError(
                         f"tenants[{name!r}]: {attribute}={ours!r}, but another tenant has "
@@ -74,7 +90,7 @@ class MultiTenantPromptModel(nn.Module):
         self.backbone = first.backbone
         self.kind = first.kind
         self.task = first.config.task
-        self.placement = first.config.placement
+        self.placement = _placement(first)
         self._rows: list[Any] | None = None
         self._head_hook = None
         if self.task == "classification":
@@ -94,8 +110,14 @@ class MultiTenantPromptModel(nn.Module):
 
     def _prompts(self, names: list[str], device: torch.device) -> tuple[Tensor, Tensor]:
         """``(B, n, D)`` prompts (each left-aligned, zero-padded) and ``(B,)`` their lengths."""
-        rendered = {name: self.tenants[name].get_prompt() for name in set(names) - {BASE}}
         hidden = self.backbone.get_input_embeddings().weight.size(1)
+        rendered = {}
+        for name in set(names) - {BASE}:
+            tenant = self.tenants[name]
+            if _is_iapt(tenant):  # slots, overwritten inside every layer by its generators
+                rendered[name] = torch.zeros(tenant.config.num_tokens, hidden, device=device)
+            else:
+                rendered[name] = tenant.get_prompt()
         n = max([p.size(0) for p in rendered.values()] + [1])
         prompts = torch.zeros(len(names), n, hidden, device=device)
         lengths = torch.zeros(len(names), dtype=torch.long, device=device)
@@ -153,6 +175,29 @@ class MultiTenantPromptModel(nn.Module):
         finally:
             self._rows = previous
 
+    @contextmanager
+    def _iapt_insertions(self, names: list[str], injected: InjectedInputs | None) -> Iterator[None]:
+        """While active, each IAPT tenant's layer hooks fill the slots of its own rows.
+
+        Every IAPT tenant's generators read every row's input (the text tokens; a row must have
+        one to pool over) but write only the used slots of that tenant's rows.
+        """
+        from modalprompt.nlp.iapt.layers import Insertion
+
+        iapt = sorted({n for n in names if n != BASE and _is_iapt(self.tenants[n])})
+        if not iapt or injected is None:
+            yield
+            return
+        virtual = injected.virtual_mask
+        used = virtual & injected.kwargs["attention_mask"].bool().to(virtual.device)
+        instruction = injected.kwargs["attention_mask"].bool().to(virtual.device) & ~virtual
+        with ExitStack() as stack:
+            for name in iapt:
+                rows = torch.tensor([n == name for n in names], device=virtual.device)
+                slots = used & rows.unsqueeze(1)
+                stack.enter_context(self.tenants[name].inserting(Insertion(slots, instruction)))
+            yield
+
     # --------------------------------------------------------------------------- forward
     def forward(
         self,
@@ -173,7 +218,7 @@ class MultiTenantPromptModel(nn.Module):
             prompt_lengths=lengths,
             **inputs,
         )
-        with self._routing(names):
+        with self._routing(names), self._iapt_insertions(names, injected):
             output = self.backbone(**injected.kwargs)
         output.injected = injected
         return output.logits if self.task == "classification" else output
@@ -195,16 +240,29 @@ class MultiTenantPromptModel(nn.Module):
         ``input_ids`` followed by the new tokens, as the tenants' ``generate``."""
         names = self._tenant_rows(adapter_names, input_ids.size(0))
         prompts, lengths = self._prompts(names, input_ids.device)
-        return generate_with_prompt(
-            self.backbone,
-            prompts,
-            input_ids,
-            attention_mask,
-            placement=self.placement,
-            inputs_embeds=self._embeddings(names, input_ids, attention_mask),
-            prompt_lengths=lengths,
-            **generate_kwargs,
-        )
+        embeds = self._embeddings(names, input_ids, attention_mask)
+        layout = None
+        if any(n != BASE and _is_iapt(self.tenants[n]) for n in names):
+            # the prefill layout generate_with_prompt builds, for the IAPT tenants' slots
+            layout = inject_prompt(
+                self.backbone,
+                prompts,
+                inputs_embeds=embeds,
+                attention_mask=attention_mask,
+                placement=self.placement,
+                prompt_lengths=lengths,
+            )
+        with self._iapt_insertions(names, layout):
+            return generate_with_prompt(
+                self.backbone,
+                prompts,
+                input_ids,
+                attention_mask,
+                placement=self.placement,
+                inputs_embeds=embeds,
+                prompt_lengths=lengths,
+                **generate_kwargs,
+            )
 
     def close(self) -> None:
         """Remove the head hook from the backbone."""
