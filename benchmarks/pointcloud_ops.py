@@ -3,7 +3,11 @@
 * FPS: ``modalprompt.pointcloud.ops.furthest_point_sample`` vs ``fpsample.fps_sampling`` (C++,
   one cloud per call, the same greedy algorithm started at index 0; the chosen indices are
   compared too);
-* kNN patch grouping: ``knn`` vs ``scipy.spatial.cKDTree.query`` (C++ k-d tree, per cloud).
+* kNN patch grouping: ``knn`` vs ``scipy.spatial.cKDTree.query`` (C++ k-d tree, per cloud);
+* both against torch-cluster's compiled CPU kernels (``torch_cluster.fps`` / ``knn``, batched)
+  when torch-cluster is installed (it has no wheels for every torch release; build it from its
+  sdist with ``pip install --no-build-isolation torch-cluster``). Ratio = peer time / ours, so
+  ``>= 1/1.5`` meets the "at most 1.5x slower than torch-cluster" target.
 
 The workload is the Point-MAE tokenizer's: ScanObjectNN-size clouds (2,048 points), 128 centres,
 32 neighbours, a batch of 32. Prints milliseconds per batch (median of repeats) and ratios.
@@ -82,6 +86,37 @@ def main() -> None:
         f"{'kNN  modalprompt (torch)':<28}{ours_ms:>12.2f}{peer_ms / ours_ms:>22.2f}"
         f"   same neighbour sets: {agree:.0%} of clouds"
     )
+    torch_cluster_rows(xyz, centres, k, repeats)
+
+
+def torch_cluster_rows(xyz: torch.Tensor, centres: int, k: int, repeats: int) -> None:
+    """FPS and kNN against torch-cluster's batched CPU kernels, same workload."""
+    try:
+        import torch_cluster
+    except ImportError:
+        print("(torch-cluster is not installed: no comparison with its kernels)")
+        return
+    b, n, _ = xyz.shape
+    flat = xyz.reshape(-1, 3)
+    batch = torch.arange(b).repeat_interleave(n)
+    ratio = centres / n
+    peer_ms, peer = timed(
+        lambda: torch_cluster.fps(flat, batch, ratio=ratio, random_start=False), repeats
+    )
+    ours_ms, idx = timed(lambda: furthest_point_sample(xyz, centres), repeats)
+    same = torch.equal(peer.view(b, -1) - (torch.arange(b) * n).view(-1, 1), idx)
+    print(f"{'FPS  torch-cluster (C++)':<28}{peer_ms:>12.2f}{1.0:>22.2f}")
+    print(
+        f"{'FPS  modalprompt (torch)':<28}{ours_ms:>12.2f}{peer_ms / ours_ms:>22.2f}"
+        f"   same indices: {same}"
+    )
+    centers = gather(xyz, idx)
+    flat_c = centers.reshape(-1, 3)
+    batch_c = torch.arange(b).repeat_interleave(centres)
+    peer_ms, _ = timed(lambda: torch_cluster.knn(flat, flat_c, k, batch, batch_c), repeats)
+    ours_ms, _ = timed(lambda: knn(centers, xyz, k), repeats)
+    print(f"{'kNN  torch-cluster (C++)':<28}{peer_ms:>12.2f}{1.0:>22.2f}")
+    print(f"{'kNN  modalprompt (torch)':<28}{ours_ms:>12.2f}{peer_ms / ours_ms:>22.2f}")
 
 
 if __name__ == "__main__":
