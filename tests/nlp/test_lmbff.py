@@ -22,7 +22,7 @@ COUNTS = {
     "SST-2": (32, 32, 872, 2, 6227, 692),
     "sst-5": (80, 80, 2210, 5, 7689, 855),
     "mr": (32, 32, 2000, 2, 7795, 867),
-    "cr": (32, 32, 2000, 2, 1597, 178),
+    "cr": (32, 32, 2000, 2, 1595, 178),  # the pool file has 1,597 entries, 2 of them blank
     "CoLA": (32, 32, 1043, 2, 7695, 856),
     "RTE": (32, 32, 277, 2, 2240, 249),
     "MRPC": (32, 32, 408, 2, 3300, 367),
@@ -106,3 +106,16 @@ def test_bad_input(tmp_path):
     bad.write_text("sentence\tlabel\nok\t7\n", encoding="utf-8")
     with pytest.raises(ValueError, match="'7' is not one of"):
         load_lmbff_split(bad, "SST-2")
+
+
+def test_blank_pool_entries_are_skipped_and_counted(tmp_path):
+    import json
+
+    pool = tmp_path / "unlabeled" / "cr"
+    pool.mkdir(parents=True)
+    records = {"0": {"text_a": "great"}, "1": {"text_a": "  "}, "2": {"text_a": ""}, "3": {}}
+    records["4"] = {"text_a": "awful"}
+    (pool / "train.json").write_text(json.dumps(records))
+    with pytest.warns(UserWarning, match="skipped 3 entries"):
+        out = load_unlabeled(tmp_path, "cr")
+    assert [e["text_a"] for e in out] == ["great", "awful"]

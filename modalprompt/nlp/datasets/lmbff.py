@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,9 @@ def load_unlabeled(
         split: ``train`` or ``dev``.
         keep_labels: keep the source's original label under ``"orig_label"`` (PCP treats the
             pool as unlabelled; ``"label"`` is always ``None``).
+
+    Entries whose ``text_a`` is empty or blank (the CR pool has some) are skipped with a warning
+    that gives their count: they cannot be wrapped in a template or tokenised.
     """
     _check_task(task)
     if split not in ("train", "dev"):
@@ -192,11 +196,16 @@ def load_unlabeled(
     if not path.is_file():
         raise FileNotFoundError(f"root: no unlabelled pool at {path}")
     records = json.loads(path.read_text(encoding="utf-8"))
-    out = []
+    out, blank = [], 0
     for key in sorted(records, key=lambda k: int(k) if str(k).isdigit() else k):
         r = records[key]
+        if not str(r.get("text_a") or "").strip():
+            blank += 1
+            continue
         ex = {"text_a": r["text_a"], "text_b": r.get("text_b"), "label": None}
         if keep_labels:
             ex["orig_label"] = r.get("label")
         out.append(ex)
+    if blank:
+        warnings.warn(f"{path}: skipped {blank} entries with an empty text_a", stacklevel=2)
     return out
