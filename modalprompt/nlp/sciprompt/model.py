@@ -129,8 +129,9 @@ class SciPromptModel(PromptFinetuneModel):
 
         Raises:
             TypeError: for the soft verbalizer, which does not read vocabulary logits.
-            ValueError: when pruning would remove every term of a class (the verbalizer's
-                pruning and calibration are left as they were).
+            ValueError: from pruning with ``on_empty="raise"`` (the verbalizer's pruning and
+                calibration are then left as they were). By default a class that pruning would
+                empty keeps its most probable term, with a warning.
         """
         if not isinstance(self.verbalizer, SciPromptVerbalizer):
             raise TypeError(

@@ -18,6 +18,7 @@ kept-term mask (C, W), the prior (C, W) and a flag), so ``save_pretrained`` /
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -102,7 +103,9 @@ class SciPromptVerbalizer(WeightedVerbalizer):
 
     # --------------------------------------------------------------------------- pruning
     @torch.no_grad()
-    def prune(self, prior_mask_logits: Tensor, candidate_frac: float = 0.5) -> dict[Any, list[str]]:
+    def prune(
+        self, prior_mask_logits: Tensor, candidate_frac: float = 0.5, on_empty: str = "keep_best"
+    ) -> dict[Any, list[str]]:
         """Remove every term with a sub-token among the ``candidate_frac`` lowest prior logits.
 
         This is KPT's / the official ``register_calibrate_logits`` filter: the vocabulary is
@@ -112,13 +115,19 @@ class SciPromptVerbalizer(WeightedVerbalizer):
         Args:
             prior_mask_logits: (V,) or (N, V) [MASK] logits over the support set.
             candidate_frac: fraction of the vocabulary treated as improbable, in [0, 1).
+            on_empty: what to do when a class would lose every term (the official filter then
+                leaves it with none, and its score is undefined): ``"keep_best"`` keeps that
+                class's term with the highest mean prior logit and warns; ``"raise"`` raises.
 
         Returns:
             ``{class: [removed terms]}`` for the classes that lost terms.
 
         Raises:
-            ValueError: when a class would lose all its terms (nothing is changed then).
+            ValueError: with ``on_empty="raise"``, when a class would lose all its terms (nothing
+                is changed then).
         """
+        if on_empty not in ("keep_best", "raise"):
+            raise ValueError(f"on_empty: expected 'keep_best' or 'raise', got {on_empty!r}")
         if not 0.0 <= candidate_frac < 1.0:
             raise ValueError(f"candidate_frac: expected a value in [0, 1), got {candidate_frac}")
         prior = self._mean_prior(prior_mask_logits)
@@ -128,7 +137,20 @@ class SciPromptVerbalizer(WeightedVerbalizer):
         hit = (low[self.label_word_ids.to(prior.device)] & self.token_mask.to(prior.device)).any(-1)
         keep = self.word_mask & ~hit.to(self.word_mask.device)
         empty = [c for c, k in zip(self.classes, keep) if not bool(k.any())]
-        if empty:
+        if empty and on_empty == "keep_best":
+            ids = self.label_word_ids.to(prior.device)
+            tokens = self.token_mask.to(prior.device)
+            mean_prior = (prior[ids] * tokens).sum(-1) / tokens.sum(-1).clamp(min=1)  # (C, W)
+            mean_prior = mean_prior.masked_fill(~self.word_mask.to(prior.device), float("-inf"))
+            for c in range(self.num_classes):
+                if not bool(keep[c].any()):
+                    keep[c, int(mean_prior[c].argmax())] = True
+            warnings.warn(
+                f"prune: candidate_frac={candidate_frac} would remove every term of classes "
+                f"{empty}; each keeps its most probable term",
+                stacklevel=2,
+            )
+        elif empty:
             raise ValueError(
                 f"prune: candidate_frac={candidate_frac} would remove every label term of "
                 f"classes {empty}; lower candidate_frac or give them more frequent terms"

@@ -98,12 +98,18 @@ def test_pruning_drops_terms_with_a_low_prior_token(tok):
     assert SciPromptVerbalizer(tok, WORDS).prune(prior, 0.0) == {}
 
 
-def test_pruning_every_term_of_a_class_raises_and_changes_nothing(tok):
-    v = SciPromptVerbalizer(tok, {"neg": ["bad"], "pos": ["good", "great"]})
+def test_pruning_every_term_of_a_class_keeps_its_best_or_raises_and_changes_nothing(tok):
+    words = {"neg": ["bad", "awful"], "pos": ["good", "great"]}
+    v = SciPromptVerbalizer(tok, words)
     prior = torch.ones(len(tok))
-    prior[tid(tok, "bad")] = -5.0
+    prior[tid(tok, "bad")], prior[tid(tok, "awful")] = -5.0, -6.0
+    prior[tid(tok, "good")], prior[tid(tok, "great")] = 5.0, 5.0
+    with pytest.warns(UserWarning, match=r"classes \['neg'\]; each keeps its most probable"):
+        removed = v.prune(prior, 0.5)
+    assert removed == {"neg": ["awful"]} and v.word_mask.tolist() == [[True, False], [True, True]]
+    v = SciPromptVerbalizer(tok, {"neg": ["bad"], "pos": ["good", "great"]})
     with pytest.raises(ValueError, match=r"every label term of classes \['neg'\]"):
-        v.prune(prior, 0.5)
+        v.prune(prior, 0.5, on_empty="raise")
     assert v.word_mask.tolist() == [[True, False], [True, True]]  # (C, W): "neg" has one word
     with pytest.raises(ValueError, match="candidate_frac"):
         v.prune(prior, 1.0)
