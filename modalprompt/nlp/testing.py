@@ -17,6 +17,7 @@ __all__ = [
     "TINY_WORDS",
     "tiny_bert",
     "tiny_bert_tokenizer",
+    "word_piece_tokenizer",
     "tiny_roberta",
     "tiny_roberta_tokenizer",
     "tiny_bert_classifier",
@@ -35,14 +36,20 @@ TINY_WORDS = (
 ).split()
 
 
-def tiny_bert_tokenizer() -> Any:
-    """A WordPiece ``BertTokenizerFast`` over :data:`TINY_WORDS` ([PAD] 0, [UNK] 1, [MASK] 4)."""
+def word_piece_tokenizer(words: list[str] | tuple[str, ...]) -> Any:
+    """A lower-casing WordPiece ``BertTokenizerFast`` whose vocabulary is the five BERT specials
+    ([PAD] 0, [UNK] 1, [CLS] 2, [SEP] 3, [MASK] 4) followed by ``words``."""
     from transformers import BertTokenizerFast
 
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *TINY_WORDS]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
     folder = Path(tempfile.mkdtemp(prefix="modalprompt-bert-vocab-"))
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     return BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True)
+
+
+def tiny_bert_tokenizer() -> Any:
+    """:func:`word_piece_tokenizer` over :data:`TINY_WORDS`."""
+    return word_piece_tokenizer(TINY_WORDS)
 
 
 def tiny_bert(vocab_size: int | None = None, seed: int = 0, hidden_size: int = 32) -> Any:

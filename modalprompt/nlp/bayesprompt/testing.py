@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,12 +20,9 @@ TINY_WORDS = (
 
 def tiny_tokenizer() -> Any:
     """A WordPiece BERT tokenizer over :data:`TINY_WORDS` ([PAD] 0 ... [MASK] 4)."""
-    from transformers import BertTokenizerFast
+    from modalprompt.nlp.testing import word_piece_tokenizer
 
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *TINY_WORDS]
-    folder = Path(tempfile.mkdtemp(prefix="modalprompt-vocab-"))
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    return BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True)
+    return word_piece_tokenizer(TINY_WORDS)
 
 
 def tiny_masked_lm(vocab_size: int, seed: int = 0) -> torch.nn.Module:
