@@ -52,13 +52,19 @@ def tiny_bert_tokenizer() -> Any:
     return word_piece_tokenizer(TINY_WORDS)
 
 
-def tiny_bert(vocab_size: int | None = None, seed: int = 0, hidden_size: int = 32) -> Any:
+def tiny_bert(
+    vocab_size: int | None = None,
+    seed: int = 0,
+    hidden_size: int = 32,
+    intermediate_size: int | None = None,
+) -> Any:
     """A random 2-layer ``BertForMaskedLM`` (hidden 32, 2 heads), in eval mode.
 
     Args:
         vocab_size: vocabulary size; defaults to the size of :func:`tiny_bert_tokenizer`.
         seed: torch seed for the random initialisation.
         hidden_size: width of the model.
+        intermediate_size: feed-forward width (default ``2 * hidden_size``).
     """
     from transformers import BertConfig, BertForMaskedLM
 
@@ -70,7 +76,7 @@ def tiny_bert(vocab_size: int | None = None, seed: int = 0, hidden_size: int = 3
         hidden_size=hidden_size,
         num_hidden_layers=2,
         num_attention_heads=2,
-        intermediate_size=2 * hidden_size,
+        intermediate_size=intermediate_size or 2 * hidden_size,
         max_position_embeddings=128,
     )
     return BertForMaskedLM(config).eval()

@@ -26,19 +26,10 @@ def tiny_tokenizer() -> Any:
 
 
 def tiny_masked_lm(vocab_size: int, seed: int = 0) -> torch.nn.Module:
-    """A random 2-layer BERT masked LM (hidden 32) built from a config, no download."""
-    from transformers import BertConfig, BertForMaskedLM
+    """A random 2-layer BERT masked LM (hidden 32, feed-forward 37) built from a config."""
+    from modalprompt.nlp.testing import tiny_bert
 
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=128,
-    )
-    return BertForMaskedLM(config).eval()
+    return tiny_bert(vocab_size, seed, intermediate_size=37)
 
 
 def tiny_case(spec: Any, seed: int = 0) -> TinyCase:
