@@ -57,6 +57,20 @@ def _batch(side: str, vocab: int):
     return ids, mask
 
 
+def _assert_rows_equal_tenants_alone(logits, backbone, tenants, names, ids, mask):
+    """Row ``r`` of the mixed batch's real-token logits equals tenant ``names[r]`` run alone
+    (``__base__``: the backbone alone, unpadded)."""
+    for row, name in enumerate(names):
+        real = mask[row].bool()
+        if name == "__base__":
+            alone = backbone(ids[row : row + 1, real]).logits[0]
+        else:
+            model = tenants[name]
+            out = model(input_ids=ids[row : row + 1], attention_mask=mask[row : row + 1])
+            alone = model.text_logits(out)[0, real]
+        torch.testing.assert_close(logits[row, real], alone, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
 def test_mixed_lm_batch_equals_each_tenant_alone(arch):
     backbone = tiny_causal_lm(arch)
@@ -65,15 +79,7 @@ def test_mixed_lm_batch_equals_each_tenant_alone(arch):
     ids, mask = _batch("left", 64)
     with torch.no_grad():
         logits = server.text_logits(server(ids, NAMES, attention_mask=mask))
-        for row, name in enumerate(NAMES):
-            real = mask[row].bool()
-            if name == "__base__":
-                alone = backbone(ids[row : row + 1, real]).logits[0]
-            else:
-                model = tenants[name]
-                out = model(input_ids=ids[row : row + 1], attention_mask=mask[row : row + 1])
-                alone = model.text_logits(out)[0, real]
-            torch.testing.assert_close(logits[row, real], alone, atol=1e-5, rtol=1e-5)
+        _assert_rows_equal_tenants_alone(logits, backbone, tenants, NAMES, ids, mask)
 
 
 def test_mixed_classification_batch_uses_each_tenants_prompt_and_head():
@@ -189,15 +195,7 @@ def test_iapt_rows_in_a_mixed_lm_batch_equal_each_tenant_alone(arch):
     ids, mask = _batch("left", 64)
     with torch.no_grad():
         logits = server.text_logits(server(ids, IAPT_NAMES, attention_mask=mask))
-        for row, name in enumerate(IAPT_NAMES):
-            real = mask[row].bool()
-            if name == "__base__":
-                alone = backbone(ids[row : row + 1, real]).logits[0]
-            else:
-                model = tenants[name]
-                out = model(input_ids=ids[row : row + 1], attention_mask=mask[row : row + 1])
-                alone = model.text_logits(out)[0, real]
-            torch.testing.assert_close(logits[row, real], alone, atol=1e-5, rtol=1e-5)
+        _assert_rows_equal_tenants_alone(logits, backbone, tenants, IAPT_NAMES, ids, mask)
         # the generators matter: without its tenant's tokens the row changes
         other = server.text_logits(server(ids, ["pt4"] * len(IAPT_NAMES), attention_mask=mask))
     assert not torch.allclose(logits[0, mask[0].bool()], other[0, mask[0].bool()], atol=1e-3)
