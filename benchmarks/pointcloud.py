@@ -1,7 +1,7 @@
 """Point-cloud prompt tuning on real shapes: SHREC'11, Point-MAE pre-trained on its train split.
 
 Every method starts from the same pre-trained checkpoint and trains on the 480 training shapes
-(30 classes); accuracy on the 120 test shapes, clean and corrupted (jitter + 10% outliers: IDPT's
+(30 classes); accuracy on the 120 test shapes, clean and under three corruptions (IDPT's
 robustness claim), mean ± std over seeds; the step time of each method as a ratio to the frozen
 backbone's forward + backward on the same batch (measured in this run).
 
@@ -36,18 +36,35 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pointc
 
 
 class Corrupted(Dataset):
-    """The test set with jitter and outliers, fixed per item (seeded)."""
+    """The test set with jitter and outliers, fixed per item (seeded).
 
-    def __init__(self, base: Dataset, outliers: float = 0.1) -> None:
-        self.base, self.jitter, self.outliers = base, Jitter(0.02, 0.05), AddOutliers(outliers)
+    ``seed_offset`` separates the noise drawn for the training set from the test set's.
+    """
+
+    def __init__(
+        self, base: Dataset, jitter: float = 0.0, outliers: float = 0.0, seed_offset: int = 0
+    ) -> None:
+        self.base, self.outliers, self.seed_offset = base, AddOutliers(outliers), seed_offset
+        self.jitter = Jitter(jitter, 0.05) if jitter > 0 else None
 
     def __len__(self) -> int:
         return len(self.base)
 
     def __getitem__(self, i: int):
         points, label = self.base[i]
-        g = torch.Generator().manual_seed(i)
-        return self.outliers(self.jitter(points, g), g), label
+        g = torch.Generator().manual_seed(self.seed_offset + i)
+        if self.jitter is not None:
+            points = self.jitter(points, g)
+        return self.outliers(points, g), label
+
+
+# Test-time shifts (trained clean, tested corrupted) and the noisy setting IDPT's claim is about
+# (ScanObjectNN-like: the training shapes carry the same kind of noise as the test shapes).
+# A model trained on clean shapes collapses to chance with as few as 2% uniform outliers: an
+# outlier centre's kNN patch spans the whole shape, its token is extreme and takes over the
+# max-pooled feature of the Point-MAE head; so outliers are tested in the noisy setting.
+TEST_SHIFTS = {"jitter": {"jitter": 0.01}, "out 2%": {"outliers": 0.02}}
+NOISY = {"jitter": 0.01, "outliers": 0.05}
 
 
 def method_settings(depth: int, quick: bool) -> dict[str, dict]:
@@ -93,6 +110,42 @@ def backbone_step_seconds(backbone: PointTransformer, points: torch.Tensor, repe
     return statistics.median(times[1:])
 
 
+def tune(
+    method: str,
+    overrides: dict,
+    seed: int,
+    config: PointTransformerConfig,
+    state: dict,
+    train: Dataset,
+    epochs: int,
+) -> mp.Trainer:
+    """Tune ``method`` from the pre-trained ``state`` on ``train``; returns the fitted trainer."""
+    backbone = PointTransformer(config)
+    backbone.load_state_dict(state)
+    torch.manual_seed(seed)
+    model = mp.get_prompt_model(
+        backbone, mp.get_config(method, num_classes=30, seed=seed, **overrides)
+    )
+    if method == "point_peft":
+        model.build_memory_bank(train)
+    training = mp.TrainingArguments(
+        max_epochs=epochs,
+        batch_size=32,
+        lr=2e-4 if method == "full_finetune" else 5e-4 * 4,
+        weight_decay=0.05,
+        scheduler="cosine",
+        warmup_ratio=0.05,
+        eval_strategy="no",
+        seed=seed,
+        verbose=False,
+        tensorboard=False,
+        max_grad_norm=10.0,
+    )
+    trainer = mp.Trainer(model, training, train_data=train)
+    trainer.fit()
+    return trainer
+
+
 def spread(values: list[float]) -> str:
     """``mean ± std`` in percent."""
     std = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -113,7 +166,8 @@ def main() -> None:
                                     encoder_dims=96 if quick else 128, num_group=32,
                                     group_size=16)  # fmt: skip
     train, test = Shrec11(args.data, "train", points), Shrec11(args.data, "test", points)
-    corrupted = Corrupted(test)
+    corrupted = {name: Corrupted(test, **kw) for name, kw in TEST_SHIFTS.items()}
+    noisy_train, noisy_test = Corrupted(train, **NOISY, seed_offset=10**6), Corrupted(test, **NOISY)
     cache = Path(args.cache) / f"point_mae_{'quick' if quick else 'full'}.safetensors"
     encoder = PointTransformer(config)
     start = time.perf_counter()
@@ -139,42 +193,27 @@ def main() -> None:
         f"{config.depth} x {config.trans_dim}, {epochs} epochs, seeds {seeds}"
     )
     header = (
-        f"{'method':<14}{'trainable %':>12}{'clean acc':>16}{'corrupted acc':>16}"
-        f"{'step / backbone':>17}"
+        f"{'method':<14}{'trainable %':>12}{'clean acc':>14}"
+        + "".join(f"{'clean->' + name:>16}" for name in corrupted)
+        + f"{'noisy':>14}"
+        + f"{'step / backbone':>17}"
     )
     print(header)
     print("-" * len(header))
     for method, overrides in method_settings(config.depth, quick).items():
-        clean, noisy = [], []
+        clean, shifted, noisy = [], {name: [] for name in corrupted}, []
         for seed in seeds:
-            backbone = PointTransformer(config)
-            backbone.load_state_dict(state)
-            torch.manual_seed(seed)
-            model = mp.get_prompt_model(
-                backbone, mp.get_config(method, num_classes=30, seed=seed, **overrides)
-            )
-            if method == "point_peft":
-                model.build_memory_bank(train)
-            training = mp.TrainingArguments(
-                max_epochs=epochs,
-                batch_size=32,
-                lr=2e-4 if method == "full_finetune" else 5e-4 * 4,
-                weight_decay=0.05,
-                scheduler="cosine",
-                warmup_ratio=0.05,
-                eval_strategy="no",
-                seed=seed,
-                verbose=False,
-                tensorboard=False,
-                max_grad_norm=10.0,
-            )
-            trainer = mp.Trainer(model, training, train_data=train)
-            trainer.fit()
+            trainer = tune(method, overrides, seed, config, state, train, epochs)
             clean.append(trainer.evaluate(test)["accuracy"])
-            noisy.append(trainer.evaluate(corrupted)["accuracy"])
+            for name, data in corrupted.items():
+                shifted[name].append(trainer.evaluate(data)["accuracy"])
+            trainer = tune(method, overrides, seed, config, state, noisy_train, epochs)
+            noisy.append(trainer.evaluate(noisy_test)["accuracy"])
+        model = trainer.model
         ratio = step_seconds(model, batch_points, batch_labels, 2 if quick else 5) / reference
         percent = 100 * model.num_parameters(True) / model.num_parameters()
-        print(f"{method:<14}{percent:>12.2f}{spread(clean):>16}{spread(noisy):>16}{ratio:>17.2f}")
+        cells = "".join(f"{spread(v):>16}" for v in shifted.values()) + f"{spread(noisy):>14}"
+        print(f"{method:<14}{percent:>12.2f}{spread(clean):>14}{cells}{ratio:>17.2f}")
 
 
 if __name__ == "__main__":
