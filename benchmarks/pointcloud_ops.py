@@ -3,7 +3,8 @@
 * FPS: ``modalprompt.pointcloud.ops.furthest_point_sample`` vs ``fpsample.fps_sampling`` (C++,
   one cloud per call, the same greedy algorithm started at index 0; the chosen indices are
   compared too);
-* kNN patch grouping: ``knn`` vs ``scipy.spatial.cKDTree.query`` (C++ k-d tree, per cloud);
+* kNN patch grouping: ``knn`` (on CPU an exact candidate filter before ``topk``) vs
+  ``scipy.spatial.cKDTree.query`` (C++ k-d tree, per cloud);
 * both against torch-cluster's compiled CPU kernels (``torch_cluster.fps`` / ``knn``, batched)
   when torch-cluster is installed (it has no wheels for every torch release; build it from its
   sdist with ``pip install --no-build-isolation torch-cluster``). Ratio = peer time / ours, so
@@ -113,10 +114,17 @@ def torch_cluster_rows(xyz: torch.Tensor, centres: int, k: int, repeats: int) ->
     centers = gather(xyz, idx)
     flat_c = centers.reshape(-1, 3)
     batch_c = torch.arange(b).repeat_interleave(centres)
-    peer_ms, _ = timed(lambda: torch_cluster.knn(flat, flat_c, k, batch, batch_c), repeats)
-    ours_ms, _ = timed(lambda: knn(centers, xyz, k), repeats)
+    peer_ms, pairs = timed(lambda: torch_cluster.knn(flat, flat_c, k, batch, batch_c), repeats)
+    ours_ms, nn_idx = timed(lambda: knn(centers, xyz, k), repeats)
+    # pairs: (centre row, point row) over the flattened batch, grouped by centre
+    order = pairs[0].argsort(stable=True)
+    peer_sets = (pairs[1][order] % n).view(b, centres, k).sort(-1).values
+    agree = (peer_sets == nn_idx.sort(-1).values).all(-1).float().mean()
     print(f"{'kNN  torch-cluster (C++)':<28}{peer_ms:>12.2f}{1.0:>22.2f}")
-    print(f"{'kNN  modalprompt (torch)':<28}{ours_ms:>12.2f}{peer_ms / ours_ms:>22.2f}")
+    print(
+        f"{'kNN  modalprompt (torch)':<28}{ours_ms:>12.2f}{peer_ms / ours_ms:>22.2f}"
+        f"   same neighbour sets: {agree:.1%} of centres"
+    )
 
 
 if __name__ == "__main__":

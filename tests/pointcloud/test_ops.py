@@ -66,6 +66,49 @@ def test_knn_matches_brute_force(seed, n, m, k):
     torch.testing.assert_close(knn(query, ref, k, chunk=2), idx)
 
 
+def _assert_nearest(query, ref, idx, k):
+    """``idx`` holds ``k`` distinct points whose distances are the ``k`` smallest, ascending."""
+    dist = torch.cdist(query.double(), ref.double())
+    torch.testing.assert_close(torch.gather(dist, 2, idx), dist.sort(dim=-1).values[..., :k])
+    assert (idx.sort(-1).values.diff(dim=-1) > 0).all()  # no point twice
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(256, 900),
+    m=st.integers(1, 40),
+    k=st.integers(1, 40),
+    layout=st.sampled_from(["gaussian", "sorted", "duplicates", "surface"]),
+)
+def test_knn_candidate_filter_is_exact(seed, n, m, k, layout):
+    """Large N on CPU takes the candidate filter: still the exact k nearest, for clouds in any
+    order, with exact ties (duplicated points) and on thin surfaces."""
+    ref = _clouds(seed, 2, n)
+    if layout == "sorted":  # spatially ordered input (as sampled meshes often are)
+        ref = gather(ref, ref[..., 0].argsort(dim=1))
+    elif layout == "duplicates":
+        ref = ref[
+            :, torch.randint(0, max(1, n // 8), (n,), generator=torch.Generator().manual_seed(seed))
+        ]
+    elif layout == "surface":
+        ref = ref / ref.norm(dim=-1, keepdim=True)
+    query = torch.cat([_clouds(seed + 1, 2, m), ref[:, :m]], dim=1)  # off and on the cloud
+    idx = knn(query, ref, k)
+    assert idx.shape == (2, query.size(1), k)
+    _assert_nearest(query, ref, idx, k)
+    torch.testing.assert_close(knn(query, ref, k, chunk=7).shape, idx.shape)
+    _assert_nearest(query, ref, knn(query, ref, k, chunk=7), k)
+
+
+def test_knn_filter_falls_back_on_non_finite_distances():
+    ref, query = _clouds(0, 1, 300), _clouds(1, 1, 4)
+    query[0, 1] = float("inf")  # its row of distances has no finite bound
+    idx = knn(query, ref, 8)
+    finite = [0, 2, 3]
+    _assert_nearest(query[:, finite], ref, idx[:, finite], 8)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
