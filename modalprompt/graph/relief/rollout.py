@@ -6,7 +6,10 @@ validity mask); action ``(v_t, z_t)``; transition ``P[v_t] += z_t``; reward
 horizon = the graph's node count, or ``step_budget``.
 
 One frozen-GNN forward per step serves both the next observation and the reward (the official
-code runs two), and everything stays float32 (the official code sets float64 globally).
+code runs two), and everything stays float32 (the official code sets float64 globally). Within
+an episode the GNN's linear layers recompute only the rows whose input changed since the last
+step (:class:`~modalprompt.graph.relief.row_cache.RowCachedLinears`; ``incremental=False``
+turns it off).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from torch import Tensor, nn
 
 from modalprompt.graph.promptable import check_promptable
 from modalprompt.graph.readout import graph_losses
+from modalprompt.graph.relief.row_cache import RowCachedLinears
 
 __all__ = ["PromptRollout", "prompt_statistics"]
 
@@ -55,6 +59,8 @@ class PromptRollout:
         step_budget: Steps per graph (None: its node count).
         pad_to_max_nodes: Pad observations to ``max_nodes``; otherwise to the largest graph of
             the batch (``n_pad``), which is cheaper and gives the policy the same result.
+        incremental: Recompute the frozen GNN's linear layers only on changed rows (equal to a
+            full forward up to float summation order); needs a GNN in eval mode.
 
     Shapes:
         observation: ``(B, n_pad, d_h)``; mask: ``(B, n_pad)`` bool; node: ``(B,)`` long;
@@ -69,8 +75,10 @@ class PromptRollout:
         max_nodes: int,
         step_budget: int | None = None,
         pad_to_max_nodes: bool = False,
+        incremental: bool = True,
     ) -> None:
         check_promptable(gnn)
+        self.row_cache = RowCachedLinears(gnn) if incremental else None
         self.pad_to_max_nodes = pad_to_max_nodes
         self.gnn, self.readout = gnn, readout
         self.task_type, self.max_nodes, self.step_budget = task_type, max_nodes, step_budget
@@ -105,6 +113,8 @@ class PromptRollout:
         if self.step_budget is not None:
             self.horizon = self.horizon.clamp(max=self.step_budget)
         self.x0 = self.gnn.embed_inputs(data)  # (N, d_x)
+        if self.row_cache is not None:
+            self.row_cache.reset()
         self.prompt = torch.zeros_like(self.x0)
         self.t = 0
         obs, mask, self.loss = self._observe()
@@ -138,7 +148,11 @@ class PromptRollout:
     def _observe(self) -> tuple[Tensor, Tensor, Tensor]:
         from torch_geometric.utils import to_dense_batch
 
-        h = self.gnn.encode(self.x0 + self.prompt, self.data)  # (N, d_h)
+        if self.row_cache is not None and not self.gnn.training:
+            with self.row_cache.active():
+                h = self.gnn.encode(self.x0 + self.prompt, self.data)  # (N, d_h)
+        else:
+            h = self.gnn.encode(self.x0 + self.prompt, self.data)
         logits = self.readout(h, self.node_graph, self.num_graphs)
         loss = graph_losses(logits, self.data.y, self.task_type)
         obs, mask = to_dense_batch(
