@@ -62,7 +62,8 @@ class ReliefConfig(PromptConfig):
             official code flattens ``N_max x d`` inputs instead (see the docstring of
             :class:`~modalprompt.graph.relief.policy.PooledCritic`).
         eval_mode: ``"sample"`` (the paper: node sampled from the joint policy, seeded) or
-            ``"deterministic"`` (argmax node, mean vector).
+            ``"deterministic"`` (argmax node among those not prompted yet in the episode, mean
+            vector; see :meth:`~modalprompt.graph.relief.model.ReliefModel.rollout`).
         normalize_rewards: Divide rewards by a running std (the official ``Normalization``).
     """
 

@@ -137,3 +137,30 @@ def test_multiclass_node_level_style_task():
     )
     history = fit_relief(model, graphs[:8], graphs[8:])
     assert {"val_accuracy", "val_macro_f1"} <= set(history.epochs[-1])
+
+
+def _per_graph_prompted_nodes(env):
+    prompted = env.prompt.norm(dim=-1) > 0
+    return torch.zeros(env.num_graphs).index_add_(0, env.node_graph, prompted.float())
+
+
+def test_deterministic_rollout_prompts_each_node_once_before_repeating():
+    graphs = procedural_graphs(6, num_tasks=1, seed=5)
+    batch = Batch.from_data_list(graphs)
+    model = _model().eval()
+    # A sharply peaked node policy: a plain argmax would prompt one node per graph.
+    with torch.no_grad():
+        for p in model.policy.parameters():
+            p.mul_(50.0)
+    full = model.rollout(batch, deterministic=True)
+    assert full.statistics()["pcr"] == pytest.approx(1.0)
+    assert torch.equal(full.prompt, model.rollout(batch, deterministic=True).prompt)
+
+    budget = 3
+    model.config.step_budget = budget
+    short = model.rollout(batch, deterministic=True)
+    assert torch.equal(_per_graph_prompted_nodes(short), torch.full((len(graphs),), 3.0))
+
+    model.config.step_budget = 2 * int(full.num_nodes.max())  # more steps than nodes
+    long = model.rollout(batch, deterministic=True)
+    assert long.statistics()["pcr"] == pytest.approx(1.0)
