@@ -44,6 +44,10 @@ class ReliefConfig(PromptConfig):
         actor_lr: Learning rate of the actors. critic_lr: of the shared critic.
         head_lr: Learning rate of the projection head (the "tasknet").
         head_epochs: Head passes over the training graphs per RELIEF epoch.
+        head_warmup_epochs: Head passes over the unprompted training graphs before the first
+            RELIEF epoch (the official node-level ``warmup_epochs``, 50-100 for Photo; 0 = off).
+            The first policy phase then rewards prompts against a head that already fits the
+            frozen embeddings, not against a random one.
         total_epochs: RELIEF epochs (policy phase + head phase each).
         skip_epochs: Epochs before model selection starts (the paper reports the best validation
             epoch at or after this one).
@@ -81,6 +85,7 @@ class ReliefConfig(PromptConfig):
     critic_lr: float = 5e-4
     head_lr: float = 1e-3
     head_epochs: int = 1
+    head_warmup_epochs: int = 0
     total_epochs: int = 50
     skip_epochs: int = 20
     graphs_per_rollout: int = 8
@@ -137,6 +142,7 @@ class ReliefConfig(PromptConfig):
         ):
             check_int(self, name, minimum=1)
         check_int(self, "skip_epochs", minimum=0)
+        check_int(self, "head_warmup_epochs", minimum=0)
         check_float(self, "gamma", minimum=0.0, maximum=1.0)
         check_float(self, "gae_lambda", minimum=0.0, maximum=1.0)
         check_float(self, "init_log_std")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -48,6 +49,16 @@ class ReliefModel(PromptModel):
         self.policy = PolicyEnsemble(hidden, prompt_dim, config.max_z, config.ensemble_size)
         self.critic = PooledCritic(hidden, config.critic_pooling)
         self.policy.set_log_std(config.init_log_std)
+        self._prompting = True
+
+    @contextmanager
+    def prompts_disabled(self) -> Iterator[None]:
+        """Inside, ``forward`` classifies the unprompted graphs (the head warm-up)."""
+        previous, self._prompting = self._prompting, False
+        try:
+            yield
+        finally:
+            self._prompting = previous
 
     def param_groups(self) -> list[dict[str, Any]]:
         """The head phase's group (policy and critic are trained by H-PPO, not by this)."""
@@ -99,6 +110,10 @@ class ReliefModel(PromptModel):
         In training mode nodes are sampled from torch's global generator; in eval mode from a
         generator seeded with ``config.seed`` (``eval_mode="sample"``, reproducible) or by argmax.
         """
+        if not self._prompting:
+            with torch.no_grad():
+                h = self.backbone.encode(self.backbone.embed_inputs(data), data)
+            return self.head(h, data.batch, int(data.num_graphs))
         generator = None if self.training else self._eval_generator(data.batch.device)
         env = self.rollout(
             data, deterministic=None if not self.training else False, generator=generator

@@ -1,6 +1,7 @@
 """RELIEF's alternating training: policy phase (H-PPO per member), head phase, evaluation.
 
-One epoch (official ``base.py:train_policy``)::
+Optionally ``head_warmup_epochs`` passes of the head over the unprompted graphs first (the
+official node-level warm-up). One epoch (official ``base.py:train_policy``)::
 
     set the entropy coefficient and prompt log-std for this epoch
     for member i in 1..K:  for each batch of its graphs: roll out with member i, PPO update
@@ -146,6 +147,10 @@ def fit_relief(
     eligible_from = min(c.skip_epochs, c.total_epochs)
     steps_per_head_epoch = math.ceil(len(train_graphs) / head_args.batch_size)
 
+    if c.head_warmup_epochs:
+        model.train()
+        with model.prompts_disabled():
+            head_trainer.train_steps(c.head_warmup_epochs * steps_per_head_epoch)
     for epoch in range(1, c.total_epochs + 1):
         ppo.set_progress((epoch - 1) / max(1, c.total_epochs - 1))
         model.train()

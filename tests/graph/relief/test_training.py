@@ -164,3 +164,28 @@ def test_deterministic_rollout_prompts_each_node_once_before_repeating():
     model.config.step_budget = 2 * int(full.num_nodes.max())  # more steps than nodes
     long = model.rollout(batch, deterministic=True)
     assert long.statistics()["pcr"] == pytest.approx(1.0)
+
+
+def test_prompts_disabled_classifies_the_unprompted_graphs():
+    batch = Batch.from_data_list(procedural_graphs(4, num_tasks=1, seed=2))
+    model = _model().eval()
+    with model.prompts_disabled(), torch.no_grad():
+        plain = model(batch)
+        h = model.backbone.encode(model.backbone.embed_inputs(batch), batch)
+        torch.testing.assert_close(plain, model.head(h, batch.batch, 4))
+    assert not torch.equal(model(batch), plain)  # prompting is back on outside
+
+
+def test_head_warmup_fits_the_head_to_unprompted_graphs_before_epoch_one():
+    graphs = procedural_graphs(16, num_tasks=1, seed=3)
+    batch = Batch.from_data_list(graphs)
+
+    def unprompted_train_loss(warmup):
+        model = _model(total_epochs=1, skip_epochs=0, head_warmup_epochs=warmup, head_lr=0.01)
+        fit_relief(model, graphs, graphs[:4])
+        with model.prompts_disabled(), torch.no_grad():
+            return float(model.head_loss(model(batch), batch.y))
+
+    assert unprompted_train_loss(200) < 0.7 * unprompted_train_loss(0)
+    with pytest.raises(mp.ConfigError, match="head_warmup_epochs"):
+        mp.get_config("relief", head_warmup_epochs=-1)
