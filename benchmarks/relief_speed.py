@@ -29,6 +29,7 @@ from torch_geometric.nn import GIN
 from torch_geometric.utils import to_dense_batch
 
 import modalprompt as mp
+from modalprompt.core.activations import FastTanh
 from modalprompt.graph.promptable import InputSpaceGNN
 from modalprompt.graph.readout import ProjectionHead
 from modalprompt.graph.relief.policy import ContinuousActor, DiscreteActor
@@ -39,14 +40,22 @@ from modalprompt.graph.synthetic import procedural_graphs
 WIDTH = 300
 
 
+def with_torch_tanh(actor: nn.Module) -> nn.Module:
+    """The official actors use ``nn.Tanh``; modalprompt's ``FastTanh`` is our speed-up."""
+    for index, layer in enumerate(actor.net):
+        if isinstance(layer, FastTanh):
+            actor.net[index] = nn.Tanh()
+    return actor
+
+
 class OfficialCostModel:
     """What one official rollout step costs: 2 GNN forwards, float64, flattened critic."""
 
     def __init__(self, gnn: nn.Module, head: nn.Module, max_nodes: int, max_z: float) -> None:
         self.gnn = copy.deepcopy(gnn).double().eval()
         self.head = copy.deepcopy(head).double()
-        self.actor_d = DiscreteActor(WIDTH).double()
-        self.actor_c = ContinuousActor(WIDTH, WIDTH, max_z).double()
+        self.actor_d = with_torch_tanh(DiscreteActor(WIDTH)).double()
+        self.actor_c = with_torch_tanh(ContinuousActor(WIDTH, WIDTH, max_z)).double()
         flat = max_nodes * WIDTH
         self.critic = nn.Sequential(
             nn.Linear(flat, flat // 20),

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical, Normal
 
+from modalprompt.core.activations import FastTanh, fast_tanh
+
 __all__ = ["DiscreteActor", "ContinuousActor", "PooledCritic", "PolicyEnsemble"]
 
 
@@ -35,9 +37,9 @@ class DiscreteActor(nn.Module):
         a, b = max(1, hidden // 2), max(1, hidden // 4)
         self.net = nn.Sequential(
             _orthogonal(nn.Linear(hidden, a), math.sqrt(2)),
-            nn.Tanh(),
+            FastTanh(),
             _orthogonal(nn.Linear(a, b), math.sqrt(2)),
-            nn.Tanh(),
+            FastTanh(),
             _orthogonal(nn.Linear(b, 1), 0.01),
         )
 
@@ -59,15 +61,15 @@ class ContinuousActor(nn.Module):
         self.max_z = max_z
         self.net = nn.Sequential(
             _orthogonal(nn.Linear(hidden, a), math.sqrt(2)),
-            nn.Tanh(),
+            FastTanh(),
             _orthogonal(nn.Linear(a, a), math.sqrt(2)),
-            nn.Tanh(),
+            FastTanh(),
             _orthogonal(nn.Linear(a, prompt_dim), 0.01),
         )
 
     def forward(self, h: Tensor, node: Tensor) -> Tensor:
         rows = h[torch.arange(h.size(0), device=h.device), node]  # (B, d_h)
-        return self.max_z * torch.tanh(self.net(rows))
+        return self.max_z * fast_tanh(self.net(rows))
 
 
 class PooledCritic(nn.Module):
