@@ -12,6 +12,12 @@ The GIN is smaller than the papers' 5 x 300 so that a CPU run ends in minutes.
 Node level (``--level node``): Planetoid Cora with RELIEF's protocol (SVD-100 features, 10 shots
 per class, 4-hop subgraphs of 5-150 nodes), a 2-layer GIN pre-trained by edge prediction on
 subgraphs of unlabelled nodes, accuracy and macro-F1 (selection on validation macro-F1).
+RELIEF is scored in the paper's sampled mode and in argmax mode (``relief_argmax``).
+
+Run time on one CPU thread: graph level about 55 min (3 seeds, BBBP/BACE/ClinTox); node level
+``--quick`` about 6 min per seed; the full node level (500 validation subgraphs rolled out after
+every one of RELIEF's 50 epochs, hidden 128) about an hour per seed (estimated from a profiled
+5-epoch fit; a 3-seed run was stopped after 87 min).
 
 usage: python benchmarks/graph.py [--quick] [--data DIR] [--level graph|node|both]
        (or: modalprompt bench graph)
