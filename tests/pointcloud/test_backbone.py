@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+import modalprompt as mp
 from modalprompt.pointcloud.backbones import (
     PointTransformer,
     PointTransformerConfig,
@@ -105,3 +106,13 @@ def test_point_mae_pretraining_lowers_the_loss_and_writes_a_loadable_checkpoint(
     points = torch.randn(2, 128, 3)
     torch.testing.assert_close(fresh.eval()(points), encoder.eval()(points))
     assert (tmp_path / "enc.json").is_file()
+
+
+@pytest.mark.parametrize(("method", "trainable"), [("idpt", 1_696_783), ("point_peft", 710_719)])
+def test_paper_size_trainable_budgets(method, trainable):
+    """IDPT: the paper's 1.7M (7.7%); Point-PEFT: 0.7M, the official set without unused blocks."""
+    model = mp.get_prompt_model(PointTransformer(), mp.get_config(method, num_classes=15))
+    counted = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    assert counted == trainable
+    assert 0.07 < counted / total < 0.08 if method == "idpt" else 0.03 < counted / total < 0.035

@@ -93,6 +93,11 @@ class BlockDeltas(nn.Module):
 class PointPeftModel(PromptModel):
     """Point-PEFT on a frozen :class:`~modalprompt.pointcloud.backbones.PointTransformer`.
 
+    Trainable at 12 × 384 with 15 classes: 710,719 parameters (3.2%; the README's "0.7M"). The
+    official trainable set counts 773,017 because every one of its 12 blocks creates a
+    cp_adapter and prompt embeddings that only blocks 0-5 use (62,256 parameters that never
+    reach the logits); the last 42 of the difference we have not itemised.
+
     Shapes:
         points: ``(B, N, 3)`` → logits ``(B, num_classes)``.
     """
