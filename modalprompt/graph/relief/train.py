@@ -7,7 +7,7 @@ official node-level warm-up). One epoch (official ``base.py:train_policy``)::
     for member i in 1..K:  for each batch of its graphs: roll out with member i, PPO update
     head phase: the joint policy prompts the training graphs; ``head_epochs`` passes of the
                 projection head (policy frozen), through the core Trainer
-    evaluate on validation; keep the best state among epochs >= skip_epochs
+    evaluate on validation (epoch 1 and epochs >= skip_epochs); keep the best of the latter
 
 Member ``i`` trains on split ``i`` of the shuffled training graphs plus the last
 ``ensemble_overlap`` share of every other split.
@@ -166,11 +166,15 @@ def fit_relief(
                 updates += stats["updates"]
         record.update(loss_decrease=sum(returns) / len(returns), ppo_updates=updates)
         head_trainer.train_steps(c.head_epochs * steps_per_head_epoch)
-        val = head_trainer.evaluate()
+        # As the official loop: validation at epoch 1 (a first reading) and from skip_epochs on,
+        # where an epoch can be selected; a validation rollout costs as much as a policy phase.
+        val = head_trainer.evaluate() if epoch == 1 or epoch >= eligible_from else {}
         record.update({f"val_{k}": v for k, v in val.items()})
         history.epochs.append(record)
-        if epoch >= eligible_from and (
-            history.best_metric is None or val[metric] > history.best_metric
+        if (
+            epoch >= eligible_from
+            and val
+            and (history.best_metric is None or val[metric] > history.best_metric)
         ):
             history.best_epoch, history.best_metric = epoch, val[metric]
             best_state = {k: v.detach().clone() for k, v in model.prompt_state_dict().items()}

@@ -131,12 +131,15 @@ def test_multiclass_node_level_style_task():
     model = _model(
         task_type="multiclass",
         num_outputs=2,
-        total_epochs=2,
-        skip_epochs=0,
+        total_epochs=3,
+        skip_epochs=3,
         eval_mode="deterministic",
     )
     history = fit_relief(model, graphs[:8], graphs[8:])
     assert {"val_accuracy", "val_macro_f1"} <= set(history.epochs[-1])
+    # validated at epoch 1 and from skip_epochs on, as the official loop; selected from the latter
+    assert ["val_macro_f1" in e for e in history.epochs] == [True, False, True]
+    assert history.best_epoch == 3
 
 
 def _per_graph_prompted_nodes(env):
