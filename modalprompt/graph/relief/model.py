@@ -53,7 +53,8 @@ class ReliefModel(PromptModel):
 
     @contextmanager
     def prompts_disabled(self) -> Iterator[None]:
-        """Inside, ``forward`` classifies the unprompted graphs (the head warm-up)."""
+        """Inside, ``forward`` and ``validation_step`` see the unprompted graphs: the head
+        warm-up, and its evaluation as the official ``evaluate_tasknet`` does (PCR and APM 0)."""
         previous, self._prompting = self._prompting, False
         try:
             yield
@@ -131,10 +132,14 @@ class ReliefModel(PromptModel):
 
     @torch.no_grad()
     def validation_step(self, batch: Any) -> dict[str, Tensor]:
-        env = self.rollout(batch, generator=self._eval_generator(batch.batch.device))
-        h = self.backbone.encode(env.x0 + env.prompt, batch)
+        if self._prompting:
+            env = self.rollout(batch, generator=self._eval_generator(batch.batch.device))
+            h = self.backbone.encode(env.x0 + env.prompt, batch)
+            norms = env.prompt.norm(dim=-1)
+        else:
+            h = self.backbone.encode(self.backbone.embed_inputs(batch), batch)
+            norms = torch.zeros(h.shape[0], device=h.device)
         logits = self.head(h, batch.batch, int(batch.num_graphs))
-        norms = env.prompt.norm(dim=-1)
         graphs = int(batch.num_graphs)
         per_graph = lambda v: torch.zeros(graphs, device=v.device).index_add_(0, batch.batch, v)  # noqa: E731
         labels = (

@@ -176,6 +176,10 @@ def test_prompts_disabled_classifies_the_unprompted_graphs():
         plain = model(batch)
         h = model.backbone.encode(model.backbone.embed_inputs(batch), batch)
         torch.testing.assert_close(plain, model.head(h, batch.batch, 4))
+        unprompted = model.validation_step(batch)
+    torch.testing.assert_close(unprompted["logits"], plain)
+    assert float(unprompted["norm_sum"].sum()) == 0.0
+    assert float(model.validation_step(batch)["norm_sum"].sum()) > 0.0  # prompted again
     assert not torch.equal(model(batch), plain)  # prompting is back on outside
 
 
