@@ -1,5 +1,12 @@
 """Graph backbones. Importing this package imports torch_geometric."""
 
 from modalprompt.graph.backbones.molecule_gin import MoleculeGIN, load_pretrain_gnns_checkpoint
+from modalprompt.graph.backbones.node_encoders import NodeEncoder
+from modalprompt.graph.backbones.relief_checkpoints import load_relief_node_checkpoint
 
-__all__ = ["MoleculeGIN", "load_pretrain_gnns_checkpoint"]
+__all__ = [
+    "MoleculeGIN",
+    "NodeEncoder",
+    "load_pretrain_gnns_checkpoint",
+    "load_relief_node_checkpoint",
+]

@@ -18,6 +18,7 @@ from torch_geometric.nn import (
     global_mean_pool,
 )
 
+_ACTIVATIONS = {"relu": F.relu, "leaky_relu": F.leaky_relu}
 _POOLS = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}
 
 
@@ -42,6 +43,8 @@ class NodeEncoder(nn.Module):
         conv: ``"gin"``, ``"gcn"`` or ``"gat"``.
         dropout: dropout between layers.
         heads: attention heads for GAT (outputs averaged, so the width stays ``hidden``).
+        activation: ``"relu"`` or ``"leaky_relu"`` between layers (RELIEF's official node-level
+            GIN uses leaky ReLU, slope 0.01; :func:`load_relief_node_checkpoint` sets it).
 
     Shapes:
         data.x: (N, in_dim), data.edge_index: (2, E) → (N, hidden)
@@ -55,10 +58,16 @@ class NodeEncoder(nn.Module):
         conv: str = "gin",
         dropout: float = 0.0,
         heads: int = 1,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         if conv not in ("gin", "gcn", "gat"):
             raise ValueError(f"conv: expected 'gin', 'gcn' or 'gat', got {conv!r}")
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation: expected one of {sorted(_ACTIVATIONS)}, got {activation!r}"
+            )
+        self.activation = activation
         if num_layers < 1:
             raise ValueError(f"num_layers: expected >= 1, got {num_layers}")
         self.in_dim, self.hidden, self.dropout = in_dim, hidden, dropout
@@ -82,7 +91,7 @@ class NodeEncoder(nn.Module):
         for i, conv in enumerate(self.convs):
             x = conv(x, data.edge_index)
             if i < len(self.convs) - 1:
-                x = F.dropout(F.relu(x), self.dropout, self.training)
+                x = F.dropout(_ACTIVATIONS[self.activation](x), self.dropout, self.training)
         return x
 
     def embed_inputs(self, data: Data) -> Tensor:
