@@ -5,7 +5,10 @@
 * ``"attr_masking"`` (Hu et al.): 15% of the atoms get the mask type (119); a linear head
   predicts their atom type from the node embedding (cross-entropy).
 * ``"edge_pred"`` (Hu et al.): inner products of node embeddings score the graph's edges against
-  as many uniformly sampled non-edges (binary cross-entropy).
+  as many uniformly sampled non-edges (binary cross-entropy). With ``edges_per_step`` the edges
+  of a batch are cut into random chunks, one optimiser step each, every step re-embedding the
+  whole batch: on one large graph this is GPPT's edge prediction, RELIEF's node-level
+  "MaskedEdge" pre-training (see :func:`pretrain`).
 * ``"infomax"`` (Hu et al.'s Deep Graph Infomax): a bilinear discriminator tells a graph's
   nodes paired with its own summary (sigmoid of the mean) from pairs with the next graph's
   summary in the batch.
@@ -64,9 +67,11 @@ class _EdgePred(nn.Module):
         super().__init__()
         self.gnn = gnn
 
-    def forward(self, data: Any, generator: torch.Generator) -> Tensor:
+    def forward(self, data: Any, generator: torch.Generator, edges: Tensor | None = None) -> Tensor:
+        """BCE of ``data``'s edges (or the columns ``edges`` of ``edge_index``) vs as many
+        non-edges: a random source of a scored edge paired with a random node of its graph."""
         h = self.gnn(data)
-        pos = data.edge_index
+        pos = data.edge_index if edges is None else data.edge_index[:, edges.to(h.device)]
         if pos.size(1) == 0:
             return h.sum() * 0.0
         # non-edges drawn inside each graph: pick a source's graph, a random node of that graph
@@ -159,6 +164,8 @@ def pretrain(
     batch_size: int = 256,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
+    lr_decay: str = "none",
+    edges_per_step: int | None = None,
     device: str | torch.device = "cpu",
     seed: int = 0,
     output: str | Path | None = None,
@@ -169,6 +176,28 @@ def pretrain(
     and ``infomax`` train any node encoder ``backbone(data) -> (N, out_dim)``, e.g. a
     :class:`~modalprompt.graph.backbones.node_encoders.NodeEncoder` on k-hop subgraphs (RELIEF's
     node-level "MaskedEdge" pre-training is this edge prediction).
+
+    Args:
+        backbone: The GNN, trained in place (left in eval mode).
+        strategy: One of :data:`STRATEGIES`.
+        graphs: Pre-training graphs; ``infomax`` and ``graphcl`` contrast graphs and need at
+            least two, the others accept one (e.g. a whole citation graph).
+        epochs: Passes over ``graphs``.
+        batch_size: Graphs per batch.
+        lr, weight_decay: Adam's.
+        lr_decay: ``"none"``, or ``"linear"``: epoch ``e`` (from 0) runs at
+            ``lr * (1 - e / epochs)``, as RELIEF's GPPT pre-training.
+        edges_per_step: ``edge_pred`` only: positive edges per optimiser step (each with one
+            sampled non-edge); ``None`` scores all edges of a batch in one step. RELIEF's
+            "MaskedEdge" recipe for Cora: ``pretrain(NodeEncoder(100, 128, dropout=0.2,
+            activation="leaky_relu"), "edge_pred", [graph], epochs=100, batch_size=1,
+            edges_per_step=256, lr=0.01, weight_decay=5e-5, lr_decay="linear")`` (the official
+            batches 512 shuffled edge/non-edge pairs drawn once with negative sampling; here
+            each step scores 256 edges against 256 fresh random pairs, which on a sparse graph
+            are non-edges but for a fraction of about the density).
+        device: Where to train.
+        seed: Seeds the masking, negative sampling and batch order.
+        output: Safetensors path for the trained weights (JSON settings beside it).
     """
     from torch_geometric.data import Batch
 
@@ -181,8 +210,17 @@ def pretrain(
         )
     if not hasattr(backbone, "out_dim"):
         raise TypeError(f"backbone: {type(backbone).__name__} needs an out_dim attribute")
-    if len(graphs) < 2:
-        raise ValueError(f"graphs: need at least 2 graphs, got {len(graphs)}")
+    contrastive = strategy in ("infomax", "graphcl")
+    if len(graphs) < (2 if contrastive else 1):
+        need = "at least 2 graphs (the strategy contrasts graphs)" if contrastive else "a graph"
+        raise ValueError(f"graphs: need {need}, got {len(graphs)}")
+    if lr_decay not in ("none", "linear"):
+        raise ValueError(f"lr_decay: expected 'none' or 'linear', got {lr_decay!r}")
+    if edges_per_step is not None and (strategy != "edge_pred" or edges_per_step < 1):
+        raise ValueError(
+            f"edges_per_step: a positive int for strategy 'edge_pred' (or None), got "
+            f"{edges_per_step!r} with {strategy!r}"
+        )
     torch.manual_seed(seed)
     task = {
         "attr_masking": _AttrMasking,
@@ -194,18 +232,28 @@ def pretrain(
     generator = torch.Generator().manual_seed(seed)
     losses = []
     task.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        if lr_decay == "linear":
+            for group in optimizer.param_groups:
+                group["lr"] = lr * (1.0 - epoch / epochs)
         order = torch.randperm(len(graphs), generator=generator).tolist()
         total, steps = 0.0, 0
         for start in range(0, len(order), batch_size):
             chunk = [graphs[i] for i in order[start : start + batch_size]]
-            if len(chunk) < 2 and strategy in ("infomax", "graphcl"):
+            if len(chunk) < 2 and contrastive:
                 continue  # contrastive losses need at least two graphs
-            loss = task(Batch.from_data_list(chunk).to(device), generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total, steps = total + loss.item(), steps + 1
+            batch = Batch.from_data_list(chunk).to(device)
+            if edges_per_step is None:
+                pieces = [None]
+            else:
+                edges = torch.randperm(batch.edge_index.size(1), generator=generator)
+                pieces = list(edges.split(edges_per_step))
+            for piece in pieces:
+                loss = task(batch, generator) if piece is None else task(batch, generator, piece)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total, steps = total + loss.item(), steps + 1
         losses.append(total / max(1, steps))
     backbone.eval()
     path = None
@@ -223,6 +271,9 @@ def pretrain(
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "lr": lr,
+                "weight_decay": weight_decay,
+                "lr_decay": lr_decay,
+                "edges_per_step": edges_per_step,
                 "seed": seed,
                 "graphs": len(graphs),
                 "final_loss": losses[-1] if losses else None,

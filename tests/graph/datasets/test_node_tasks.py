@@ -111,3 +111,60 @@ def test_real_cora_follows_reliefs_limits(shared_data, tmp_path):
     sizes = [g.num_nodes for g in task.train + task.val + task.test]
     assert max(sizes) <= high and task.max_nodes == max(sizes)
     assert sum(s >= low for s in sizes) >= 0.95 * len(sizes)  # tiny components cannot grow
+
+
+def test_whole_graph_edge_prediction_steps_per_edge_chunk_with_linear_lr_decay(monkeypatch):
+    """RELIEF's "MaskedEdge" (GPPT) recipe: one graph, a step per chunk of edges, lr decayed
+    linearly per epoch; the embeddings then tell edges from non-edges."""
+    data = _communities()
+    data.x = svd_features(data.x, 16)
+    edges = data.edge_index.size(1)
+    seen_lrs = []
+    original_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen_lrs.append(self.param_groups[0]["lr"])
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    torch.manual_seed(0)
+    encoder = NodeEncoder(16, hidden=32, dropout=0.2, activation="leaky_relu")
+    epochs, chunk = 30, 100
+    result = pretrain(
+        encoder, "edge_pred", [data], epochs=epochs, batch_size=1, edges_per_step=chunk,
+        lr=0.01, weight_decay=5e-5, lr_decay="linear",
+    )  # fmt: skip
+    steps_per_epoch = -(-edges // chunk)
+    assert steps_per_epoch > 1 and len(seen_lrs) == epochs * steps_per_epoch
+    expected = [0.01 * (1 - e / epochs) for e in range(epochs) for _ in range(steps_per_epoch)]
+    assert seen_lrs == pytest.approx(expected)
+    assert result.losses[-1] < result.losses[0]
+    assert not encoder.training
+    g = torch.Generator().manual_seed(5)
+    a, b = torch.randint(0, data.num_nodes, (2, edges), generator=g)
+
+    def edge_auc(model):
+        with torch.no_grad():
+            h = model(data)
+        pos = (h[data.edge_index[0]] * h[data.edge_index[1]]).sum(-1)
+        neg = (h[a] * h[b]).sum(-1)
+        return float((pos[:, None] > neg[None, :]).float().mean())
+
+    torch.manual_seed(0)
+    untrained = NodeEncoder(16, hidden=32, activation="leaky_relu").eval()
+    assert edge_auc(encoder) > max(0.8, edge_auc(untrained) + 0.1)  # 0.86 vs 0.70
+
+
+def test_pretrain_options_are_checked():
+    data = _communities()
+    encoder = NodeEncoder(30, hidden=8)
+    with pytest.raises(ValueError, match="graphs: need at least 2"):
+        pretrain(encoder, "infomax", [data], epochs=1)
+    with pytest.raises(ValueError, match="graphs: need a graph"):
+        pretrain(encoder, "edge_pred", [], epochs=1)
+    with pytest.raises(ValueError, match="lr_decay"):
+        pretrain(encoder, "edge_pred", [data], epochs=1, lr_decay="cosine")
+    with pytest.raises(ValueError, match="edges_per_step"):
+        pretrain(encoder, "infomax", [data, data], epochs=1, edges_per_step=10)
+    with pytest.raises(ValueError, match="edges_per_step"):
+        pretrain(encoder, "edge_pred", [data], epochs=1, edges_per_step=0)
