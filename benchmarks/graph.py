@@ -16,9 +16,9 @@ by its "MaskedEdge" recipe (GPPT's edge prediction on the whole graph, 256 edges
 RELIEF is scored in the paper's sampled mode and in argmax mode (``relief_argmax``).
 
 Run time on one CPU thread: graph level about 55 min (3 seeds, BBBP/BACE/ClinTox); node level
-``--quick`` about 6 min per seed; the full node level (500 validation subgraphs rolled out after
-every one of RELIEF's 50 epochs, hidden 128) about an hour per seed (estimated from a profiled
-5-epoch fit; a 3-seed run was stopped after 87 min).
+``--quick`` about 6 min for one seed, the pre-training included (370 s measured); the full node
+level (500 validation subgraphs rolled out from epoch 5 of RELIEF's 50, hidden 128) about an hour
+per seed (3,835 s and 3,776 s measured with the earlier pre-training).
 
 usage: python benchmarks/graph.py [--quick] [--data DIR] [--level graph|node|both]
        (or: modalprompt bench graph)
