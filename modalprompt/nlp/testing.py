@@ -42,9 +42,11 @@ def word_piece_tokenizer(words: list[str] | tuple[str, ...]) -> Any:
     from transformers import BertTokenizerFast
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
-    folder = Path(tempfile.mkdtemp(prefix="modalprompt-bert-vocab-"))
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    return BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True)
+    # The fast tokenizer reads the vocabulary once at construction; the file is not kept.
+    with tempfile.TemporaryDirectory(prefix="modalprompt-bert-vocab-") as folder:
+        vocab_file = Path(folder) / "vocab.txt"
+        vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+        return BertTokenizerFast(str(vocab_file), do_lower_case=True)
 
 
 def tiny_bert_tokenizer() -> Any:
