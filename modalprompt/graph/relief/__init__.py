@@ -10,7 +10,9 @@ and the alternating training.
 
 Differs from the official code (each also noted where it is implemented):
 * the frozen GNN stays in eval mode throughout (the official head phase calls ``gnn.train()``,
-  so dropout is on and BatchNorm statistics drift);
+  so dropout is on and BatchNorm statistics drift); ``head_encoder_dropout=True`` switches on
+  only the GNN's dropout while the head trains, which is the official node-level behaviour
+  (no BatchNorm there) without the drift at graph level;
 * float32 and batched rollouts with one GNN forward per step (official: float64, two);
 * the critic pools node embeddings instead of flattening ``N_max x d`` inputs;
 * a deterministic evaluation mode (argmax node, mean vector) beside the paper's sampled one,

@@ -43,11 +43,19 @@ class ReliefConfig(PromptConfig):
         head_layers: Layers of the projection head (``head_layers - 1`` hidden Linear+ReLU).
         actor_lr: Learning rate of the actors. critic_lr: of the shared critic.
         head_lr: Learning rate of the projection head (the "tasknet").
+        head_weight_decay: Adam weight decay of the head (official: 5e-4 at node level, 0 at
+            graph level).
         head_epochs: Head passes over the training graphs per RELIEF epoch.
         head_warmup_epochs: Head passes over the unprompted training graphs before the first
             RELIEF epoch (the official node-level ``warmup_epochs``, 50-100 for Photo; 0 = off).
             The first policy phase then rewards prompts against a head that already fits the
             frozen embeddings, not against a random one.
+        head_encoder_dropout: Whether the head phase (and the warm-up) runs the frozen GNN with its
+            own dropout active, as the official code does (``tasknet_train_mode=1`` calls
+            ``gnn.train()``; at node level with ``dropout_ratio`` 0.5). Here only dropout is
+            switched on: BatchNorm layers stay in eval, so their statistics cannot drift, and
+            rollouts, rewards and evaluation always see the deterministic GNN. The rate is the
+            backbone's own (``NodeEncoder(dropout=...)``, ``MoleculeGIN(drop_ratio=...)``).
         total_epochs: RELIEF epochs (policy phase + head phase each).
         skip_epochs: Epochs before model selection starts (the paper reports the best validation
             epoch at or after this one).
@@ -84,8 +92,10 @@ class ReliefConfig(PromptConfig):
     actor_lr: float = 5e-4
     critic_lr: float = 5e-4
     head_lr: float = 1e-3
+    head_weight_decay: float = 0.0
     head_epochs: int = 1
     head_warmup_epochs: int = 0
+    head_encoder_dropout: bool = False
     total_epochs: int = 50
     skip_epochs: int = 20
     graphs_per_rollout: int = 8
@@ -143,6 +153,7 @@ class ReliefConfig(PromptConfig):
             check_int(self, name, minimum=1)
         check_int(self, "skip_epochs", minimum=0)
         check_int(self, "head_warmup_epochs", minimum=0)
+        check_float(self, "head_weight_decay", minimum=0.0)
         check_float(self, "gamma", minimum=0.0, maximum=1.0)
         check_float(self, "gae_lambda", minimum=0.0, maximum=1.0)
         check_float(self, "init_log_std")
@@ -150,3 +161,4 @@ class ReliefConfig(PromptConfig):
         check_choice(self, "critic_pooling", ("meanmax", "mean"))
         check_choice(self, "eval_mode", ("sample", "deterministic"))
         check_bool(self, "normalize_rewards")
+        check_bool(self, "head_encoder_dropout")

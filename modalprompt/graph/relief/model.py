@@ -16,7 +16,24 @@ from modalprompt.graph.relief.config import ReliefConfig
 from modalprompt.graph.relief.policy import PolicyEnsemble, PooledCritic
 from modalprompt.graph.relief.rollout import PromptRollout
 
-__all__ = ["ReliefModel"]
+__all__ = ["ReliefModel", "dropout_active"]
+
+
+@contextmanager
+def dropout_active(module: nn.Module) -> Iterator[None]:
+    """Inside, ``module`` and its submodules run with ``training=True`` except normalisation
+    layers (BatchNorm, InstanceNorm), which stay as they were: dropout is on, running statistics
+    are neither used in batch mode nor updated. The previous flags are restored on exit, so a
+    frozen module (see :func:`~modalprompt.core.model.freeze`) is frozen again afterwards."""
+    saved = [(sub, sub.training) for sub in module.modules()]
+    try:
+        for sub, _ in saved:
+            if not isinstance(sub, nn.modules.batchnorm._NormBase):
+                sub.training = True
+        yield
+    finally:
+        for sub, flag in saved:
+            sub.training = flag
 
 
 class ReliefModel(PromptModel):
@@ -112,16 +129,25 @@ class ReliefModel(PromptModel):
         generator seeded with ``config.seed`` (``eval_mode="sample"``, reproducible) or by argmax.
         """
         if not self._prompting:
-            with torch.no_grad():
-                h = self.backbone.encode(self.backbone.embed_inputs(data), data)
-            return self.head(h, data.batch, int(data.num_graphs))
-        generator = None if self.training else self._eval_generator(data.batch.device)
-        env = self.rollout(
-            data, deterministic=None if not self.training else False, generator=generator
-        )
-        with torch.no_grad():
-            h = self.backbone.encode(env.x0 + env.prompt, data)
+            x = self.backbone.embed_inputs(data)
+        else:
+            generator = None if self.training else self._eval_generator(data.batch.device)
+            env = self.rollout(
+                data, deterministic=None if not self.training else False, generator=generator
+            )
+            x = env.x0 + env.prompt
+        with torch.no_grad(), self._head_phase_encoder():
+            h = self.backbone.encode(x, data)
         return self.head(h, data.batch, int(data.num_graphs))
+
+    @contextmanager
+    def _head_phase_encoder(self) -> Iterator[None]:
+        """The GNN's dropout during head training when ``config.head_encoder_dropout``."""
+        if self.training and self.config.head_encoder_dropout:
+            with dropout_active(self.backbone):
+                yield
+        else:
+            yield
 
     def head_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """BCE over all present labels (multilabel) or cross-entropy (multiclass)."""

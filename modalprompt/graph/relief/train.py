@@ -118,6 +118,7 @@ def fit_relief(
         out.mkdir(parents=True, exist_ok=True)
     head_args = TrainingArguments(
         lr=c.head_lr,
+        weight_decay=c.head_weight_decay,
         optimizer="adam",
         batch_size=min(head_batch_size, len(train_graphs)),
         eval_batch_size=eval_batch_size,

@@ -196,3 +196,53 @@ def test_head_warmup_fits_the_head_to_unprompted_graphs_before_epoch_one():
     assert unprompted_train_loss(200) < 0.7 * unprompted_train_loss(0)
     with pytest.raises(mp.ConfigError, match="head_warmup_epochs"):
         mp.get_config("relief", head_warmup_epochs=-1)
+
+
+def test_dropout_active_switches_dropout_on_but_keeps_batchnorm_frozen():
+    from modalprompt.core.model import freeze, is_frozen
+    from modalprompt.graph.relief.model import dropout_active
+
+    gnn = freeze(tiny_gnn())
+    gnn.gnn.dropout.p = 0.5  # PyG GIN's nn.Dropout between layers
+    batch = Batch.from_data_list(procedural_graphs(4, seed=5))
+    x = gnn.embed_inputs(batch)
+    stats = {k: v.clone() for k, v in gnn.state_dict().items() if "running" in k}
+    assert stats  # the tiny GNN has BatchNorm
+    with torch.no_grad():
+        plain = gnn.encode(x, batch)
+        with dropout_active(gnn):
+            a, b = gnn.encode(x, batch), gnn.encode(x, batch)
+            norms = [m for m in gnn.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+            assert norms and not any(m.training for m in norms)
+    assert not torch.allclose(a, b) and not torch.allclose(a, plain)
+    for key, value in stats.items():
+        torch.testing.assert_close(gnn.state_dict()[key], value)
+    assert is_frozen(gnn)
+    torch.testing.assert_close(gnn.encode(x, batch), plain)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_head_encoder_dropout_acts_only_while_the_head_trains(enabled):
+    batch = Batch.from_data_list(procedural_graphs(4, num_tasks=1, seed=2))
+    model = _model(head_encoder_dropout=enabled)
+    model.backbone.gnn.dropout.p = 0.5
+    with model.prompts_disabled(), torch.no_grad():
+        model.train()
+        first, second = model(batch), model(batch)
+        model.eval()
+        torch.testing.assert_close(model(batch), model(batch))
+    assert torch.allclose(first, second) != enabled
+    assert not model.backbone.training
+
+
+def test_head_weight_decay_reaches_the_head_optimizer():
+    graphs = procedural_graphs(8, num_tasks=1, seed=4)
+
+    def head_norm(decay):
+        model = _model(total_epochs=1, skip_epochs=0, head_epochs=20, head_weight_decay=decay)
+        fit_relief(model, graphs, graphs[:2])
+        return float(torch.cat([p.flatten() for p in model.head.parameters()]).norm())
+
+    assert head_norm(5.0) < 0.5 * head_norm(0.0)
+    with pytest.raises(mp.ConfigError, match="head_weight_decay"):
+        mp.get_config("relief", head_weight_decay=-1.0)
