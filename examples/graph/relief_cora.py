@@ -50,7 +50,7 @@ else:
     cora.x = svd_features(cora.x, 100)
 
 if args.encoder:
-    encoder = load_relief_node_checkpoint(args.encoder)
+    encoder = load_relief_node_checkpoint(args.encoder, dropout=0.5)  # main.py dropout_ratio
 else:
     torch.manual_seed(0)
     encoder = NodeEncoder(100, hidden=128, dropout=0.2, activation="leaky_relu")
@@ -59,6 +59,7 @@ else:
         lr=0.01, weight_decay=5e-5, lr_decay="linear",
     )  # fmt: skip
     print(f"MaskedEdge pre-training: loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}")
+    encoder.dropout = 0.5  # tuning uses main.py's dropout_ratio (in the head phase only)
 
 hops, low, high = HOP_LIMITS["cora"]
 task = node_fewshot_task(
@@ -77,6 +78,8 @@ config = mp.get_config(
     head_layers=2,
     head_epochs=1,
     head_lr=1e-3,
+    head_weight_decay=5e-4,  # main.py's tasknet optimiser
+    head_encoder_dropout=True,  # tasknet_train_mode=1: the GNN's dropout while the head trains
     minibatch_size=64,
     graphs_per_rollout=8,
     max_z=0.1,
