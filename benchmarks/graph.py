@@ -61,11 +61,18 @@ def spread(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f} ± {100 * std:.1f}"
 
 
+def seeded_model(backbone, config):
+    """The method's model with its new parts initialised from ``config.seed``: a method's
+    result then does not depend on which methods ran before it in this process."""
+    torch.manual_seed(config.seed)
+    return mp.get_prompt_model(backbone, config)
+
+
 def baseline_model(method: str, backbone, outputs: int, task_type: str, seed: int):
     """Head-only and full fine-tuning with the prompt methods' readout and loss: a GPF model
     whose prompt is fixed at zero (head-only), with the GNN unfrozen for full fine-tuning."""
     config = mp.get_config("gpf", num_outputs=outputs, task_type=task_type, seed=seed)
-    model = mp.get_prompt_model(backbone, config)
+    model = seeded_model(backbone, config)
     with torch.no_grad():
         model.global_prompt.zero_()
     model.global_prompt.requires_grad_(False)
@@ -154,9 +161,7 @@ def graph_level(
             for method in ("gpf", "gpf_plus"):
                 backbone = MoleculeGIN(num_layer=layers, emb_dim=width)
                 load_pretrain_gnns_checkpoint(backbone, state)
-                model = mp.get_prompt_model(
-                    backbone, mp.get_config(method, num_outputs=tasks, seed=seed)
-                )
+                model = seeded_model(backbone, mp.get_config(method, num_outputs=tasks, seed=seed))
                 rows.setdefault(method, []).append(
                     fit_and_test(model, train, val, test, epochs, seed, 1e-3)["roc_auc"]
                 )
@@ -174,7 +179,7 @@ def graph_level(
                 minibatch_size=64,
                 graphs_per_rollout=16,
             )
-            model = mp.get_prompt_model(backbone, config)
+            model = seeded_model(backbone, config)
             fit_relief(model, train, val)
             sampled, argmax = relief_test_metrics(model, test)
             rows.setdefault("relief", []).append(sampled["roc_auc"])
@@ -267,7 +272,7 @@ def node_level(quick: bool, data: Path, seeds: list[int] | None = None) -> None:
             rows.setdefault(method, []).append((m["accuracy"], m["macro_f1"]))
         for method in ("gpf", "gpf_plus"):
             config = mp.get_config(method, num_outputs=c, task_type="multiclass", seed=seed)
-            model = mp.get_prompt_model(copy.deepcopy(encoder), config)
+            model = seeded_model(copy.deepcopy(encoder), config)
             m = fit_and_test(model, task.train, task.val, task.test, epochs, seed, lr, "macro_f1")
             rows.setdefault(method, []).append((m["accuracy"], m["macro_f1"]))
         config = relief_config(
@@ -286,7 +291,7 @@ def node_level(quick: bool, data: Path, seeds: list[int] | None = None) -> None:
         )
         tuned = copy.deepcopy(encoder)
         tuned.dropout = 0.5
-        model = mp.get_prompt_model(tuned, config)
+        model = seeded_model(tuned, config)
         fit_relief(model, task.train, task.val)
         m, argmax = relief_test_metrics(model, task.test)
         rows.setdefault("relief", []).append((m["accuracy"], m["macro_f1"]))
