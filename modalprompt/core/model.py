@@ -19,6 +19,7 @@ Batches for the defaults are ``(inputs, labels)`` pairs or mappings with a ``"la
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,7 +29,7 @@ from torch import nn
 
 from modalprompt.core.config import PromptConfig
 
-__all__ = ["PromptModel", "freeze", "unfreeze", "is_frozen"]
+__all__ = ["PromptModel", "freeze", "unfreeze", "is_frozen", "dropout_active"]
 
 
 class _StaysInEval:
@@ -72,6 +73,23 @@ def is_frozen(module: nn.Module) -> bool:
         isinstance(sub.__dict__.get("train"), _StaysInEval) and not sub.training
         for sub in module.modules()
     ) and not any(p.requires_grad for p in module.parameters())
+
+
+@contextmanager
+def dropout_active(module: nn.Module) -> Iterator[None]:
+    """Inside, ``module`` and its submodules run with ``training=True`` except normalisation
+    layers (BatchNorm, InstanceNorm), which stay as they were: dropout is on, running statistics
+    are neither used in batch mode nor updated. The previous flags are restored on exit, so a
+    frozen module (see :func:`~modalprompt.core.model.freeze`) is frozen again afterwards."""
+    saved = [(sub, sub.training) for sub in module.modules()]
+    try:
+        for sub, _ in saved:
+            if not isinstance(sub, nn.modules.batchnorm._NormBase):
+                sub.training = True
+        yield
+    finally:
+        for sub, flag in saved:
+            sub.training = flag
 
 
 class PromptModel(nn.Module):

@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from modalprompt.core.model import PromptModel
+from modalprompt.core.model import PromptModel, dropout_active
 from modalprompt.graph.promptable import check_promptable
 from modalprompt.graph.readout import ProjectionHead, graph_losses, task_loss, task_metrics
 from modalprompt.graph.relief.config import ReliefConfig
 from modalprompt.graph.relief.policy import PolicyEnsemble, PooledCritic
 from modalprompt.graph.relief.rollout import PromptRollout
 
-__all__ = ["ReliefModel", "dropout_active"]
-
-
-@contextmanager
-def dropout_active(module: nn.Module) -> Iterator[None]:
-    """Inside, ``module`` and its submodules run with ``training=True`` except normalisation
-    layers (BatchNorm, InstanceNorm), which stay as they were: dropout is on, running statistics
-    are neither used in batch mode nor updated. The previous flags are restored on exit, so a
-    frozen module (see :func:`~modalprompt.core.model.freeze`) is frozen again afterwards."""
-    saved = [(sub, sub.training) for sub in module.modules()]
-    try:
-        for sub, _ in saved:
-            if not isinstance(sub, nn.modules.batchnorm._NormBase):
-                sub.training = True
-        yield
-    finally:
-        for sub, flag in saved:
-            sub.training = flag
+__all__ = ["ReliefModel"]
 
 
 class ReliefModel(PromptModel):
@@ -136,18 +119,11 @@ class ReliefModel(PromptModel):
                 data, deterministic=None if not self.training else False, generator=generator
             )
             x = env.x0 + env.prompt
-        with torch.no_grad(), self._head_phase_encoder():
+        # the official head phase's gnn.train(): dropout only (config.head_encoder_dropout)
+        dropout = self.training and self.config.head_encoder_dropout
+        with torch.no_grad(), dropout_active(self.backbone) if dropout else nullcontext():
             h = self.backbone.encode(x, data)
         return self.head(h, data.batch, int(data.num_graphs))
-
-    @contextmanager
-    def _head_phase_encoder(self) -> Iterator[None]:
-        """The GNN's dropout during head training when ``config.head_encoder_dropout``."""
-        if self.training and self.config.head_encoder_dropout:
-            with dropout_active(self.backbone):
-                yield
-        else:
-            yield
 
     def head_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """BCE over all present labels (multilabel) or cross-entropy (multiclass)."""

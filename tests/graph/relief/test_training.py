@@ -199,8 +199,7 @@ def test_head_warmup_fits_the_head_to_unprompted_graphs_before_epoch_one():
 
 
 def test_dropout_active_switches_dropout_on_but_keeps_batchnorm_frozen():
-    from modalprompt.core.model import freeze, is_frozen
-    from modalprompt.graph.relief.model import dropout_active
+    from modalprompt.core.model import dropout_active, freeze, is_frozen
 
     gnn = freeze(tiny_gnn())
     gnn.gnn.dropout.p = 0.5  # PyG GIN's nn.Dropout between layers
