@@ -1,99 +1,385 @@
-"""The ``modalprompt`` command line: ``list``, ``train``, ``eval``, ``demo``, ``bench``."""
+"""The ``modalprompt`` command line: ``list``, ``train``, ``eval``, ``demo``, ``bench``.
+
+A run file (YAML or JSON) names a method and a task::
+
+    method: idpt
+    task: pointcloud/synthetic_shapes
+    task_args: {shots: 4, num_points: 256}
+    config: {prompt_layer: 1}         # method hyper-parameters (PromptConfig fields)
+    training: {max_epochs: 2}         # TrainingArguments fields
+    output_dir: runs/idpt
+
+Everything in it is checked before any data is read or model built: an error names the file,
+the line and what is allowed (``run.yaml:4: config.prompt_layer: ...``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import runpy
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["main", "RunFileError", "read_run_file", "check_run"]
 
-RUN_FILE_KEYS = {"method", "config", "task", "task_args", "training", "output_dir"}
+RUN_FILE_KEYS = ("method", "task", "task_args", "config", "training", "output_dir")
+DOMAIN_ALIASES = {"text": "nlp"}
+
+#: Methods whose training needs more than the core Trainer's one phase today, and the entry
+#: point that trains them. Those with a runner below train through it; the others are refused.
+MULTI_PHASE = {
+    "relief": "modalprompt.graph.relief.fit_relief (examples/graph/relief.py)",
+    "bayesprompt": "modalprompt.nlp.bayesprompt.fit_bayesprompt (examples/nlp/bayesprompt.py)",
+    "pcp": "modalprompt.nlp.pcp.pipeline.run_pcp (examples/nlp/pcp.py)",
+}
 
 
-def _read_run_file(path: str) -> dict[str, Any]:
-    """A run file (JSON or YAML): method, config, task, task_args, training, output_dir."""
+class RunFileError(SystemExit):
+    """A run file is unreadable or wrong; the message starts with ``file:line:``."""
+
+
+def _say(message: str) -> None:
+    print(f"[modalprompt] {message}", flush=True)
+
+
+# ------------------------------------------------------------------------------ run files
+def _yaml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """``{key path: 1-based line}`` of every mapping key in a YAML document."""
+    import yaml
+
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, str(key.value))
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+
+    walk(yaml.compose(text), ())
+    return lines
+
+
+def _json_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Lines of the top-level keys and their sub-keys, found by their quoted names (a sub-key at
+    its first occurrence after its section's key)."""
+    import re
+
+    rows = text.splitlines()
+    found = [
+        (n, m.group(1)) for n, row in enumerate(rows, 1) for m in re.finditer(r'"([^"]+)"\s*:', row)
+    ]
+    data = json.loads(text)
+    lines: dict[tuple[str, ...], int] = {}
+    for key, value in data.items() if isinstance(data, dict) else ():
+        top = next((n for n, k in found if k == key), None)
+        if top is None:
+            continue
+        lines[(key,)] = top
+        for sub in value if isinstance(value, dict) else ():
+            line = next((n for n, k in found if k == sub and n >= top), None)
+            if line is not None:
+                lines[(key, sub)] = line
+    return lines
+
+
+class RunFile(dict):
+    """The parsed run file, with the file name and the line of every key."""
+
+    def __init__(self, data: dict[str, Any], path: str, lines: dict[tuple[str, ...], int]):
+        super().__init__(data)
+        self.path, self.lines = path, lines
+
+    def error(self, message: str, *path: str) -> RunFileError:
+        """``RunFileError("<file>:<line>: <message>")`` at the deepest known key of ``path``."""
+        line = None
+        for depth in range(len(path), 0, -1):
+            line = self.lines.get(tuple(path[:depth]))
+            if line is not None:
+                break
+        where = f"{self.path}:{line}" if line else self.path
+        return RunFileError(f"{where}: {message}")
+
+
+def read_run_file(path: str) -> RunFile:
+    """Parse a run file (JSON, or YAML for ``.yaml``/``.yml``), keeping the line of each key."""
     file = Path(path)
     if not file.is_file():
-        raise SystemExit(f"--config: no such file {path}")
+        raise RunFileError(f"--config: no such file {path}")
     text = file.read_text(encoding="utf-8")
     if file.suffix in (".yaml", ".yml"):
         import yaml
 
-        data = yaml.safe_load(text)
+        try:
+            data, lines = yaml.safe_load(text), _yaml_lines(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else path
+            problem = getattr(err, "problem", None) or str(err)
+            raise RunFileError(f"{where}: YAML syntax error: {problem}") from None
+    elif file.suffix == ".json":
+        try:
+            data, lines = json.loads(text), _json_lines(text)
+        except json.JSONDecodeError as err:
+            raise RunFileError(f"{path}:{err.lineno}: JSON syntax error: {err.msg}") from None
     else:
-        data = json.loads(text)
+        raise RunFileError(f"--config: {path} must end in .yaml, .yml or .json")
     if not isinstance(data, dict):
-        raise SystemExit(f"--config: {path} must hold a mapping, got {type(data).__name__}")
-    unknown = sorted(set(data) - RUN_FILE_KEYS)
-    if unknown:
-        raise SystemExit(
-            f"--config: unknown key(s) {unknown} in {path}; valid keys: {sorted(RUN_FILE_KEYS)}"
+        raise RunFileError(
+            f"{path}: a run file holds a mapping with keys {list(RUN_FILE_KEYS)}, got "
+            f"{type(data).__name__}"
         )
+    return RunFile(data, path, lines)
+
+
+def check_run(run: RunFile) -> None:
+    """Check keys, method, task, their pairing, task_args, config and training; builds nothing.
+
+    Raises:
+        RunFileError: ``<file>:<line>: <what is wrong>; <what is allowed>``.
+    """
+    import modalprompt as mp
+    from modalprompt.core.config import ConfigError
+    from modalprompt.core.tasks import TaskArgumentError, check_task_args, get_task_spec
+
+    for key in run:
+        if key not in RUN_FILE_KEYS:
+            raise run.error(
+                f"unknown key {key!r}; a run file has the keys {list(RUN_FILE_KEYS)}", key
+            )
     for key in ("method", "task"):
-        if key not in data:
-            raise SystemExit(f"--config: {path} needs a '{key}' entry")
-    return data
+        if key not in run:
+            raise run.error(f"missing key {key!r}; a run file needs 'method' and 'task'")
+        if not isinstance(run[key], str):
+            raise run.error(f"{key}: expected a name (a string), got {run[key]!r}", key)
+    methods = mp.list_methods()
+    if run["method"] not in methods:
+        raise run.error(
+            f"method: unknown method {run['method']!r}; registered: {methods}", "method"
+        )
+    try:
+        spec = get_task_spec(run["task"])
+    except KeyError as err:
+        raise run.error(f"task: {err.args[0]}", "task") from None
+    if run["method"] not in spec.methods:
+        raise run.error(
+            f"method: {run['method']!r} cannot take the backbone of task {spec.name!r}; methods "
+            f"for this task: {list(spec.methods)}",
+            "method",
+        )
+    try:
+        check_task_args(spec.name, run.get("task_args"))
+    except TaskArgumentError as err:
+        raise run.error(str(err), "task_args", *([err.key] if err.key else [])) from None
+    for key in ("config", "training"):
+        if not isinstance(run.get(key) or {}, dict):
+            raise run.error(f"{key}: expected a mapping of names to values, got {run[key]!r}", key)
+    config_cls = mp.get_method_spec(run["method"]).config_cls
+    try:
+        config_cls.from_dict(run.get("config") or {})
+    except (ConfigError, TypeError, ValueError) as err:
+        raise run.error(f"config: {err}", "config", _named_field(err, run.get("config"))) from None
+    try:
+        mp.TrainingArguments(**(run.get("training") or {}))
+    except TypeError as err:
+        valid = sorted(mp.TrainingArguments.__dataclass_fields__)
+        raise run.error(f"training: {err}; valid keys: {valid}", "training") from None
+    except ValueError as err:
+        field = _named_field(err, run.get("training"))
+        raise run.error(f"training: {err}", "training", field) from None
+    if run.get("output_dir") is not None and not isinstance(run["output_dir"], str):
+        raise run.error(
+            f"output_dir: expected a folder name, got {run['output_dir']!r}", "output_dir"
+        )
 
 
-def _build(run: dict[str, Any]):
+def _named_field(err: Exception, section: Any) -> str:
+    """The key of ``section`` that ``err``'s message names (``Cls.field:`` or ``['field']``)."""
+    message = str(err)
+    for key in section or {}:
+        if f".{key}:" in message or f"'{key}'" in message:
+            return str(key)
+    return ""
+
+
+# ---------------------------------------------------------------------------------- build
+def _build(run: RunFile, method: str):
+    """The task (data and backbone), the method config and the training arguments."""
     import modalprompt as mp
     from modalprompt.core.tasks import get_task
 
-    task = get_task(run["task"], **run.get("task_args", {}))
-    config = mp.get_config(run["method"], **{**task.config_overrides, **run.get("config", {})})
-    training = {"metric": task.metric, **run.get("training", {})}
+    start = time.perf_counter()
+    _say(f"building task {run['task']} for {method} (data and backbone)")
+    task = get_task(run["task"], method=method, **(run.get("task_args") or {}))
+    sizes = ", ".join(
+        f"{name} {len(data)}"
+        for name, data in (
+            ("train", task.train_data),
+            ("eval", task.eval_data),
+            ("test", task.test_data),
+        )
+        if data is not None
+    )
+    _say(f"task built in {time.perf_counter() - start:.1f} s: {sizes}")
+    try:
+        config = mp.get_config(method, **{**task.config_overrides, **(run.get("config") or {})})
+    except ValueError as err:
+        raise run.error(f"config: {err}", "config") from None
+    training = {"metric": task.metric, **(run.get("training") or {})}
     if run.get("output_dir"):
         training["output_dir"] = run["output_dir"]
     return task, config, mp.TrainingArguments(**training)
 
 
+def _collate(task, model):
+    if task.collate_fn is not None:
+        return task.collate_fn
+    return model.collator() if hasattr(model, "collator") else None
+
+
+def _progress(every: float = 15.0) -> Any:
+    """A callback printing a line at the first step, then every ``every`` seconds (the Trainer's
+    bar shows only on a terminal; logs and CI see these lines)."""
+    from modalprompt.core.callbacks import Callback
+
+    class Progress(Callback):
+        def __init__(self) -> None:
+            self.last: float | None = None
+
+        def _on_step_end(self, trainer: Any, logs: dict[str, Any]) -> None:
+            now = time.perf_counter()
+            if self.last is None or now - self.last >= every:
+                self.last = now
+                loss = f", loss {logs['loss']:.4f}" if "loss" in logs else ""
+                step, epoch = trainer.state.global_step, trainer.state.epoch
+                _say(f"step {step}/{trainer.total_steps}, epoch {epoch}{loss}")
+
+    return Progress()
+
+
+# ------------------------------------------------------------------------------- commands
 def cmd_list(args: argparse.Namespace) -> int:
     from modalprompt.core.registry import get_method_spec, list_methods
 
-    names = list_methods(args.domain)
+    domain = DOMAIN_ALIASES.get(args.domain, args.domain)
+    names = list_methods(domain)
     width = max((len(n) for n in names), default=4)
     for name in names:
         spec = get_method_spec(name)
         print(f"{name:<{width}}  {spec.domain:<10}  {spec.description}")
     if args.tasks:
-        from modalprompt.core.tasks import list_tasks
+        from modalprompt.core.tasks import get_task_spec, list_tasks
 
+        tasks = list_tasks(domain)
+        width = max((len(n) for n in tasks), default=4)
         print()
-        for name, desc in list_tasks().items():
-            print(f"{name}  {desc}")
+        for name, desc in tasks.items():
+            print(f"{name:<{width}}  {desc}")
+            print(f"{'':<{width}}  methods: {', '.join(get_task_spec(name).methods)}")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     import modalprompt as mp
 
-    run = _read_run_file(args.config)
-    task, config, training = _build(run)
+    run = read_run_file(args.config)
+    check_run(run)
+    method = run["method"]
+    _say(f"{run.path}: {method} on {run['task']}")
+    if method in MULTI_PHASE and method not in _RUNNERS:
+        raise SystemExit(
+            f"modalprompt train: {method!r} trains in several phases that the core Trainer does "
+            f"not run yet; train it with {MULTI_PHASE[method]} (the run file is valid)"
+        )
+    task, config, training = _build(run, method)
     model = mp.get_prompt_model(task.backbone, config)
     model.print_trainable_parameters()
-    trainer = mp.Trainer(
-        model,
-        training,
-        train_data=task.train_data,
-        eval_data=task.eval_data,
-        collate_fn=task.collate_fn,
-    )
-    trainer.fit(resume_from=args.resume_from)
+    if task.prepare is not None:
+        task.prepare(model)
+    collate = _collate(task, model)
+    if method in _RUNNERS:
+        if args.resume_from:
+            raise SystemExit(
+                f"--resume-from: {method!r} is trained by {MULTI_PHASE[method]}, which cannot "
+                "resume yet; start the run again"
+            )
+        trainer = _RUNNERS[method](model, task, training, collate)
+    else:
+        trainer = mp.Trainer(
+            model,
+            training,
+            train_data=task.train_data,
+            eval_data=task.eval_data,
+            collate_fn=collate,
+            callbacks=[_progress()],
+        )
+        _say(f"training on {trainer.device}: {trainer.total_steps} optimizer steps")
+        trainer.fit(resume_from=args.resume_from)
+    if training.output_dir:
+        _say(f"model saved in {Path(training.output_dir) / 'model'}")
     if task.test_data is not None:
         print(json.dumps({"test": trainer.evaluate(task.test_data)}, indent=2))
     return 0
 
 
+def _run_relief(model, task, training, collate):
+    """RELIEF's alternating policy / head schedule (its config holds every hyper-parameter)."""
+    import modalprompt as mp
+    from modalprompt.graph.relief import fit_relief
+
+    _say(
+        "relief trains with fit_relief's schedule from its config (total_epochs, head_epochs, "
+        "...); of training:, only output_dir, device, eval_batch_size and verbose are used"
+    )
+    fit_relief(
+        model,
+        task.train_data,
+        task.eval_data or task.train_data,
+        output_dir=training.output_dir,
+        eval_batch_size=training.eval_batch_size or 512,
+        device=training.device,
+        verbose=True,
+    )
+    args = mp.TrainingArguments(**{**training.to_dict(), "output_dir": None})
+    return mp.Trainer(model, args, train_data=task.train_data, collate_fn=collate)
+
+
+def _run_bayesprompt(model, task, training, collate):
+    """BayesPrompt: collection epochs, GMM fit + SVGD particles, then the remaining epochs."""
+    from modalprompt.nlp.bayesprompt.train import fit_bayesprompt
+
+    _say("bayesprompt: collection epoch(s), then the GMM and SVGD particles, then training")
+    return fit_bayesprompt(
+        model,
+        task.train_data,
+        task.eval_data,
+        collate,
+        training,
+        domain_examples=task.extras.get("domain_examples"),
+    )
+
+
+_RUNNERS = {"relief": _run_relief, "bayesprompt": _run_bayesprompt}
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import modalprompt as mp
 
-    run = _read_run_file(args.config)
-    task, _, training = _build(run)
-    model = mp.PromptModel.from_pretrained(task.backbone, args.model)
+    run = read_run_file(args.config)
+    check_run(run)
+    folder = args.model or (
+        str(Path(run["output_dir"]) / "model") if run.get("output_dir") else None
+    )
+    if folder is None:
+        raise SystemExit("--model: give the saved model's folder (the run file has no output_dir)")
+    if not Path(folder).is_dir():
+        raise SystemExit(f"--model: no saved model at {folder}; train first (modalprompt train)")
+    task, _, training = _build(run, run["method"])
+    model = mp.PromptModel.from_pretrained(task.backbone, folder)
     data = {"train": task.train_data, "eval": task.eval_data, "test": task.test_data}[args.split]
     if data is None:
         raise SystemExit(f"--split: task {run['task']!r} has no {args.split} set")
@@ -101,8 +387,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         model,
         training.__class__(**{**training.to_dict(), "output_dir": None}),
         train_data=task.train_data,
-        collate_fn=task.collate_fn,
+        collate_fn=_collate(task, model),
     )
+    _say(f"evaluating {folder} on the {args.split} split ({len(data)} examples)")
     print(json.dumps({args.split: trainer.evaluate(data)}, indent=2))
     return 0
 
@@ -114,15 +401,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _benchmarks_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "benchmarks"
+def _benchmarks_dir() -> Path | None:
+    """``$MODALPROMPT_BENCHMARKS``, or ``benchmarks/`` of the source checkout this runs from."""
+    env = os.environ.get("MODALPROMPT_BENCHMARKS")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parent.parent / "benchmarks")
+    return next((c for c in candidates if c.is_dir()), None)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    script = _benchmarks_dir() / f"{args.name}.py"
+    folder = _benchmarks_dir()
+    if folder is None:
+        raise SystemExit(
+            "bench: the benchmarks are scripts in the source repository's benchmarks/ folder and "
+            "are not installed with the package; run them from a checkout (python "
+            f"benchmarks/{args.name}.py, or pip install -e .) or set MODALPROMPT_BENCHMARKS to "
+            "that folder"
+        )
+    script = folder / f"{args.name}.py"
     if not script.is_file():
-        known = sorted(p.stem for p in _benchmarks_dir().glob("*.py") if not p.stem.startswith("_"))
-        raise SystemExit(f"bench: no benchmark {args.name!r}; available: {known}")
+        known = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+        raise SystemExit(f"bench: no benchmark {args.name!r} in {folder}; available: {known}")
+    _say(f"running {script}{' --quick' if args.quick else ''}")
     sys.argv = [str(script)] + (["--quick"] if args.quick else [])
     runpy.run_path(str(script), run_name="__main__")
     return 0
@@ -136,15 +436,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list the registered methods (name, domain, one line each)")
-    p.add_argument("--domain", choices=["graph", "pointcloud", "nlp"], help="only this domain")
+    p.add_argument(
+        "--domain",
+        choices=["graph", "pointcloud", "nlp", "text"],
+        help="only this domain ('text' and 'nlp' are the same)",
+    )
     p.add_argument("--tasks", action="store_true", help="also list the tasks run files can name")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser(
         "train",
         help="train a method on a task described by a JSON/YAML run file",
-        description="Run file keys: method, config (method overrides), task, "
-        "task_args, training (TrainingArguments fields), output_dir.",
+        description="Run file keys: method, task, task_args (the task's arguments), config "
+        "(method hyper-parameters), training (TrainingArguments fields), output_dir. "
+        "`modalprompt list --tasks` shows the tasks and the methods each takes.",
     )
     p.add_argument("--config", required=True, help="run file (.json, .yaml or .yml)")
     p.add_argument(
@@ -156,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate a saved model on a task's split")
     p.add_argument("--config", required=True, help="the run file the model was trained with")
-    p.add_argument("--model", required=True, help="folder written by save_pretrained")
+    p.add_argument("--model", default=None, help="saved model folder (default: <output_dir>/model)")
     p.add_argument("--split", default="test", choices=["train", "eval", "test"])
     p.set_defaults(func=cmd_eval)
 
