@@ -10,8 +10,11 @@ It checks, in order:
 
 1. the config survives ``to_dict``/``from_dict`` and a JSON file unchanged;
 2. ``model.train()`` leaves a frozen backbone in eval mode with no parameter requiring grad;
-3. a training step gives a finite scalar loss, gradients reach trainable parameters only and
-   never the frozen backbone, and an optimizer step changes trainable parameters;
+3. a training step gives a finite scalar loss, gradients never reach the frozen backbone,
+   EVERY trainable parameter receives a non-zero gradient and is changed by one optimizer step
+   (unless that step is below its float precision) (a method exempts parameters that by design get no gradient in one step by a class
+   attribute ``gradient_exemptions = {"fnmatch pattern": "reason"}``; the failure message lists
+   the offending parameters and the declared exemptions);
 4. after the step every backbone tensor (parameters and buffers, BatchNorm statistics
    included) is bitwise unchanged;
 5. ``save_pretrained`` → ``from_pretrained`` on the same backbone gives identical outputs in
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import fnmatch
 import importlib
 import importlib.util
 import tempfile
@@ -40,6 +44,7 @@ from modalprompt.core.registry import MethodSpec
 
 __all__ = [
     "check_prompt_model",
+    "gradient_exemptions",
     "assert_outputs_equal",
     "TinyCase",
     "TinyFeatureBackbone",
@@ -70,6 +75,39 @@ def assert_outputs_equal(a: Any, b: Any, path: str = "output") -> None:
         assert_outputs_equal(a.to_tuple(), b.to_tuple(), path)
     elif a != b:
         raise AssertionError(f"{path}: {a!r} vs {b!r}")
+
+
+def gradient_exemptions(model: PromptModel) -> dict[str, str]:
+    """The method's declared ``{pattern: reason}`` for trainable parameters that by design get no
+    gradient (or no change) in one training step; patterns are :mod:`fnmatch` globs on
+    ``named_trainable_parameters`` names."""
+    declared = getattr(type(model), "gradient_exemptions", None) or {}
+    if not isinstance(declared, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in declared.items()
+    ):
+        raise TypeError(
+            f"{type(model).__name__}.gradient_exemptions: expected a dict of "
+            "{'fnmatch pattern': 'reason'} with a non-empty reason for each pattern"
+        )
+    return dict(declared)
+
+
+def _exempt(name: str, exemptions: Mapping[str, str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in exemptions)
+
+
+def _step_is_visible(before: torch.Tensor, grad: torch.Tensor, lr: float) -> bool:
+    eps = torch.finfo(before.dtype).eps if before.is_floating_point() else 0.0
+    return bool(((lr * grad).abs() > 4 * eps * before.abs()).any())
+
+
+def _missing_message(what: str, names: list[str], exemptions: Mapping[str, str]) -> str:
+    declared = "; ".join(f"{k!r}: {v}" for k, v in exemptions.items()) or "none"
+    return (
+        f"{len(names)} {what}: {names[:10]}{' ...' if len(names) > 10 else ''}. A parameter "
+        "that by design gets no gradient in one step is declared in the model class's "
+        f"gradient_exemptions ({{pattern: reason}}); declared exemptions: {declared}"
+    )
 
 
 def _backbone_snapshot(model: PromptModel) -> dict[str, torch.Tensor]:
@@ -129,11 +167,27 @@ def check_prompt_model(
     if frozen:
         leaked = [n for n, p in model.backbone.named_parameters() if p.grad is not None]
         assert not leaked, f"gradients reached frozen backbone parameters: {leaked[:5]}"
-    with_grad = [n for n, p in trainable.items() if p.grad is not None and p.grad.abs().sum() > 0]
-    assert with_grad, "no trainable parameter received a non-zero gradient"
+    exemptions = gradient_exemptions(model)
+    # a parameter with no elements (e.g. a template without soft tokens) has nothing to train
+    checked = [n for n, p in trainable.items() if p.numel() and not _exempt(n, exemptions)]
+    no_grad = [
+        n for n in checked if trainable[n].grad is None or not bool(trainable[n].grad.ne(0).any())
+    ]
+    assert not no_grad, _missing_message(
+        "trainable parameters received no (or an all-zero) gradient", no_grad, exemptions
+    )
     optimizer.step()
-    changed = [n for n in trainable if not torch.equal(trainable[n].detach(), before_trainable[n])]
-    assert changed, "the optimizer step changed no trainable parameter"
+    # must change: every checked parameter whose SGD step is visible in its precision (a step
+    # below a few ulps of the value, from a legitimately tiny gradient, may round away)
+    unchanged = [
+        n
+        for n in checked
+        if _step_is_visible(before_trainable[n], trainable[n].grad, lr)
+        and torch.equal(trainable[n].detach(), before_trainable[n])
+    ]
+    assert not unchanged, _missing_message(
+        "trainable parameters were not changed by the optimizer step", unchanged, exemptions
+    )
 
     # 4. backbone bitwise unchanged (parameters and buffers such as BatchNorm statistics)
     if frozen:

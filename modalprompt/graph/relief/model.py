@@ -40,6 +40,11 @@ class ReliefModel(PromptModel):
     """
 
     config_class = ReliefConfig
+    gradient_exemptions = {  # see core.testing.check_prompt_model
+        "policy.*": "trained by H-PPO (HybridPPO.update) in the policy phase; training_step is "
+        "the head phase, which samples from the policy without gradients",
+        "critic.*": "trained by H-PPO's value loss, not by training_step (the head phase)",
+    }
 
     def __init__(self, backbone: nn.Module, config: ReliefConfig) -> None:
         check_promptable(backbone)

@@ -70,6 +70,13 @@ class EptModel(PromptTuningModel):
     """
 
     config_class = EptConfig
+    gradient_exemptions = {  # see core.testing.check_prompt_model; all move once B / V_i move
+        "ept.lora_a": "DePT's B (lora_b) starts at zero, so the offset A·B gives A no gradient",
+        "ept.query.*": "fusion attends over the offset A·B, which is zero while B is zero",
+        "ept.key.*": "fusion attends over the offset A·B, which is zero while B is zero",
+        "ept.space_down": "the projections' V_i (space_up) start at zero, so U_i gets no gradient",
+        "ept.gate.*": "the gate mixes the projections U_i V_i, all zero while V_i are zero",
+    }
 
     def __init__(self, backbone: nn.Module, config: EptConfig, tokenizer: Any = None) -> None:
         super().__init__(backbone, config, tokenizer)

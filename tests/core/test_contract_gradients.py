@@ -1,0 +1,112 @@
+"""`check_prompt_model` demands a gradient and a step for EVERY trainable parameter.
+
+The contract used to accept a method as soon as *some* trainable parameter got a gradient, so a
+method whose prompt never receives one (detached, built under ``no_grad``, overwritten) passed on
+its head alone. These tests plant exactly that in a tiny method and check that the contract names
+the parameter, lists the method's declared exemptions, and passes once the exemption is declared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+import modalprompt as mp
+from modalprompt.core import registry
+from modalprompt.core.baselines.model import LinearProbeModel
+
+from ._tiny import make_backbone
+
+
+class _PromptedProbe(LinearProbeModel):
+    """A linear probe with a feature prompt added to the backbone's features.
+
+    ``detach_prompt`` plants the bug the contract must catch: the prompt is used, but no gradient
+    reaches it, so only the head trains.
+    """
+
+    detach_prompt = False
+
+    def __init__(self, backbone: nn.Module, config) -> None:
+        super().__init__(backbone, config)
+        self.prompt = nn.Parameter(torch.full((8,), 0.1))
+
+    def features(self, *args, **kwargs):
+        prompt = self.prompt.detach() if self.detach_prompt else self.prompt
+        return super().features(*args, **kwargs) + prompt
+
+
+class _DetachedPrompt(_PromptedProbe):
+    detach_prompt = True
+
+
+class _DetachedButDeclared(_DetachedPrompt):
+    gradient_exemptions = {"prompt": "test: this prompt is frozen on purpose"}
+
+
+def _batch():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(8, 4, generator=g), torch.randint(0, 3, (8,), generator=g)
+
+
+def _model(cls, monkeypatch):
+    """``cls`` built and reloadable as the ``linear_probe`` method (registry patched)."""
+    spec = registry.get_method_spec("linear_probe")
+    target = f"{__name__}:{cls.__name__}"
+    monkeypatch.setitem(registry._REGISTRY, "linear_probe", dataclasses.replace(spec, model=target))
+    return cls(make_backbone(), mp.get_config("linear_probe", num_classes=3))
+
+
+def test_a_prompt_that_gets_its_gradient_passes(monkeypatch):
+    """The honest version of the method passes the whole contract (save/load included)."""
+    mp.check_prompt_model(_model(_PromptedProbe, monkeypatch), _batch())
+
+
+def test_a_prompt_without_gradient_fails_even_though_the_head_trains(monkeypatch):
+    """Guards against the weak contract: 'some parameter got a gradient' (the head's) passed."""
+    with pytest.raises(AssertionError, match=r"no \(or an all-zero\) gradient: \['prompt'\]") as e:
+        mp.check_prompt_model(_model(_DetachedPrompt, monkeypatch), _batch())
+    assert "declared exemptions: none" in str(e.value)
+
+
+def test_a_declared_exemption_is_honoured_and_listed(monkeypatch):
+    """An exemption with its reason lets the parameter pass; failures list every exemption."""
+    mp.check_prompt_model(_model(_DetachedButDeclared, monkeypatch), _batch())
+
+    class AlsoDetachedHead(_DetachedButDeclared):
+        def forward(self, *args, **kwargs):
+            return super().forward(*args, **kwargs).detach() * 0 + self.head[1].bias.sum() * 0
+
+    with pytest.raises(AssertionError) as e:
+        mp.check_prompt_model(_model(AlsoDetachedHead, monkeypatch), _batch())
+    message = str(e.value)
+    assert "['head.1.weight', 'head.1.bias']" in message
+    assert "'prompt': test: this prompt is frozen on purpose" in message
+
+
+def test_a_parameter_the_step_leaves_untouched_fails(monkeypatch):
+    """Guards the second half: a parameter with a gradient that the optimizer step does not
+    change (here an SGD that skips it, as an optimizer built from the wrong list would)."""
+    original = torch.optim.SGD
+
+    class SkipsThePrompt(original):
+        def __init__(self, params, **kwargs):
+            params = list(params)
+            super().__init__([p for p in params if p.shape != (8,)], **kwargs)
+
+    monkeypatch.setattr(torch.optim, "SGD", SkipsThePrompt)
+    with pytest.raises(AssertionError, match=r"not changed by the optimizer step: \['prompt'\]"):
+        mp.check_prompt_model(_model(_PromptedProbe, monkeypatch), _batch())
+
+
+def test_an_exemption_needs_a_reason(monkeypatch):
+    """A bare pattern (empty reason) is refused: every exemption says why."""
+
+    class NoReason(_DetachedPrompt):
+        gradient_exemptions = {"prompt": " "}
+
+    with pytest.raises(TypeError, match="non-empty reason"):
+        mp.check_prompt_model(_model(NoReason, monkeypatch), _batch())
