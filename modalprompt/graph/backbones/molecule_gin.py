@@ -10,10 +10,14 @@ BatchNorm, ReLU (not after the last layer) and dropout.
 For prompts in the input space (GPF, GPF-plus, RELIEF) it implements the
 :mod:`~modalprompt.graph.promptable` protocol: ``embed_inputs`` is the atom embedding
 ``x_embedding1(type) + x_embedding2(chirality)`` and ``encode`` the layers after it.
+
+The GCN, GAT and GraphSAGE layers of the same family subclass :class:`MoleculeConv` and
+:class:`MoleculeGIN` in :mod:`~modalprompt.graph.backbones.molecule_gnns`.
 """
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +28,11 @@ from torch_geometric.utils import add_self_loops
 
 __all__ = [
     "MoleculeGIN",
+    "MoleculeConv",
     "MoleculeGINConv",
     "load_pretrain_gnns_checkpoint",
+    "read_checkpoint",
+    "state_mismatch",
     "NUM_ATOM_TYPES",
     "NUM_CHIRALITY_TAGS",
     "NUM_BOND_TYPES",
@@ -40,7 +47,48 @@ NUM_BOND_DIRECTIONS = 3
 SELF_LOOP_BOND_TYPE = 4
 
 
-class MoleculeGINConv(MessagePassing):
+class MoleculeConv(MessagePassing):
+    """Base of Hu et al.'s molecule convolutions: per-layer bond embeddings and self loops.
+
+    Every official layer embeds a bond as ``edge_embedding1(type) + edge_embedding2(direction)``
+    (width ``edge_dim``: the layer's width, ``heads * emb_dim`` for GAT) and first adds a self
+    loop to every atom with bond type 4 (:data:`SELF_LOOP_BOND_TYPE`) and direction 0, appended
+    after the molecule's own edges.
+
+    Messages flow as in the PyG 1.0 the official code ran on: atom ``i = edge_index[0]`` gathers
+    from ``j = edge_index[1]`` (PyG's ``flow="target_to_source"``). Molecules list both
+    directions of every bond with the same features, where the two flows agree; they differ
+    only on a one-way edge list.
+    """
+
+    def __init__(self, aggr: str = "add", **kwargs: Any) -> None:
+        super().__init__(aggr=aggr, flow="target_to_source", **kwargs)
+
+    def add_bond_embeddings(self, edge_dim: int) -> None:
+        """Create ``edge_embedding1/2`` (called last by subclasses: the official state dicts
+        list them after the layer's own weights)."""
+        self.edge_embedding1 = nn.Embedding(NUM_BOND_TYPES, edge_dim)
+        self.edge_embedding2 = nn.Embedding(NUM_BOND_DIRECTIONS, edge_dim)
+        nn.init.xavier_uniform_(self.edge_embedding1.weight)
+        nn.init.xavier_uniform_(self.edge_embedding2.weight)
+
+    def with_self_loops(
+        self, num_nodes: int, edge_index: Tensor, edge_attr: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """``(2, E + N)`` edges with the loops last and their bond embeddings ``(E + N, edge_dim)``.
+
+        Shapes:
+            edge_index: ``(2, E)``; edge_attr: ``(E, 2)`` long (bond type, direction).
+        """
+        edge_index, _ = add_self_loops(edge_index, num_nodes=num_nodes)
+        loops = torch.zeros(num_nodes, 2, dtype=edge_attr.dtype, device=edge_attr.device)
+        loops[:, 0] = SELF_LOOP_BOND_TYPE
+        edge_attr = torch.cat([edge_attr, loops], dim=0)
+        edges = self.edge_embedding1(edge_attr[:, 0]) + self.edge_embedding2(edge_attr[:, 1])
+        return edge_index, edges
+
+
+class MoleculeGINConv(MoleculeConv):
     """``mlp(sum_j (x_j + e_ji))`` over neighbours and a self loop (official ``GINConv``).
 
     Shapes:
@@ -52,17 +100,10 @@ class MoleculeGINConv(MessagePassing):
         self.mlp = nn.Sequential(
             nn.Linear(emb_dim, 2 * emb_dim), nn.ReLU(), nn.Linear(2 * emb_dim, emb_dim)
         )
-        self.edge_embedding1 = nn.Embedding(NUM_BOND_TYPES, emb_dim)
-        self.edge_embedding2 = nn.Embedding(NUM_BOND_DIRECTIONS, emb_dim)
-        nn.init.xavier_uniform_(self.edge_embedding1.weight)
-        nn.init.xavier_uniform_(self.edge_embedding2.weight)
+        self.add_bond_embeddings(emb_dim)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        edge_index, _ = add_self_loops(edge_index, num_nodes=x.size(0))
-        loops = torch.zeros(x.size(0), 2, dtype=edge_attr.dtype, device=edge_attr.device)
-        loops[:, 0] = SELF_LOOP_BOND_TYPE
-        edge_attr = torch.cat([edge_attr, loops], dim=0)
-        edges = self.edge_embedding1(edge_attr[:, 0]) + self.edge_embedding2(edge_attr[:, 1])
+        edge_index, edges = self.with_self_loops(x.size(0), edge_index, edge_attr)
         return self.mlp(self.propagate(edge_index, x=x, edge_attr=edges))
 
     def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
@@ -98,8 +139,21 @@ class MoleculeGIN(nn.Module):
         self.x_embedding2 = nn.Embedding(NUM_CHIRALITY_TAGS, emb_dim)
         nn.init.xavier_uniform_(self.x_embedding1.weight)
         nn.init.xavier_uniform_(self.x_embedding2.weight)
-        self.gnns = nn.ModuleList(MoleculeGINConv(emb_dim) for _ in range(num_layer))
+        self.gnns = nn.ModuleList(self._make_conv(emb_dim) for _ in range(num_layer))
         self.batch_norms = nn.ModuleList(nn.BatchNorm1d(emb_dim) for _ in range(num_layer))
+
+    def describe(self) -> str:
+        """``"MoleculeGIN(num_layer=5, emb_dim=300)"`` (names the model in errors)."""
+        return f"{type(self).__name__}(num_layer={self.num_layer}, emb_dim={self.emb_dim})"
+
+    def checkpoint_problem(self, state: dict[str, Tensor]) -> str:
+        """Why ``state`` cannot load into this model (``""`` when it can): see
+        :func:`state_mismatch`."""
+        return state_mismatch(self.state_dict(), state)
+
+    def _make_conv(self, emb_dim: int) -> MoleculeConv:
+        """One layer's convolution (subclasses pick another of Hu et al.'s, see ``MoleculeGNN``)."""
+        return MoleculeGINConv(emb_dim)
 
     @property
     def prompt_dim(self) -> int:
@@ -150,14 +204,13 @@ class MoleculeGIN(nn.Module):
         return self.encode(self.embed_inputs(data), data)
 
 
-def load_pretrain_gnns_checkpoint(
-    model: MoleculeGIN, source: str | Path | dict[str, Tensor]
-) -> None:
-    """Load a pretrain-gnns ``.pth`` (``torch.load(weights_only=True)``) or our safetensors file.
+def read_checkpoint(source: str | Path | dict[str, Tensor]) -> dict[str, Tensor]:
+    """The tensors of a pretrain-gnns ``.pth``, our safetensors file or a state dict.
 
-    Accepts the plain GNN state dict the official scripts save, and ``gnn.``-prefixed keys of a
-    ``GNN_graphpred`` state dict (its head keys are ignored). Missing or mis-shaped tensors raise a
-    ValueError that lists them.
+    ``.pth`` files are read with ``torch.load(weights_only=True)`` only: a file that needs full
+    unpickling (a pickled module, custom classes) is refused, never unpickled. ``module.`` and
+    ``gnn.`` prefixes (DataParallel, ``GNN_graphpred``) are removed and the official
+    ``GNN_graphpred`` head (``graph_pred_linear.*``, ``pool.*``) is dropped.
     """
     if not isinstance(source, dict):
         path = Path(source)
@@ -168,18 +221,58 @@ def load_pretrain_gnns_checkpoint(
 
             source = load_tensors(path)
         else:
-            source = torch.load(path, map_location="cpu", weights_only=True)
+            try:
+                source = torch.load(path, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as error:
+                raise ValueError(
+                    f"source: {path} needs full unpickling (it holds more than tensors: "
+                    f"{str(error).splitlines()[0][:200]}); refused, a pickle can run code. Save "
+                    "its state_dict() as a plain dict of tensors where the file is trusted"
+                ) from None
+        if not isinstance(source, dict) or not all(
+            isinstance(k, str) and isinstance(v, Tensor) for k, v in source.items()
+        ):
+            raise ValueError(
+                f"source: {path} is not a state dict (name -> tensor), got {type(source).__name__}"
+            )
     state = {k.removeprefix("module.").removeprefix("gnn."): v for k, v in source.items()}
+    return {k: v for k, v in state.items() if not k.startswith(("graph_pred_linear.", "pool."))}
+
+
+def load_pretrain_gnns_checkpoint(
+    model: MoleculeGIN, source: str | Path | dict[str, Tensor]
+) -> None:
+    """Load a pretrain-gnns ``.pth`` (``torch.load(weights_only=True)``) or our safetensors file.
+
+    Accepts the plain GNN state dict the official scripts save, and ``gnn.``-prefixed keys of a
+    ``GNN_graphpred`` state dict (its head keys are ignored), see :func:`read_checkpoint`. A
+    checkpoint of another GNN type, depth or width raises a ValueError naming the first key that
+    does not fit (with both shapes), then all missing, unexpected and mis-shaped keys.
+    """
+    state = read_checkpoint(source)
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    wrong = [
-        f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in own
-        if k in state and state[k].shape != own[k].shape
-    ]
-    if missing or wrong:
-        raise ValueError(
-            f"checkpoint does not fit MoleculeGIN(num_layer={model.num_layer}, "
-            f"emb_dim={model.emb_dim}): missing {missing[:8]}, shape mismatches {wrong[:5]}"
-        )
-    model.load_state_dict({k: state[k] for k in own})
+    problem = model.checkpoint_problem(state)
+    if problem:
+        raise ValueError(f"source: checkpoint does not fit {model.describe()}: {problem}")
+    model.load_state_dict({k: state[k].to(own[k].dtype) for k in own})
+
+
+def state_mismatch(own: dict[str, Tensor], state: dict[str, Tensor]) -> str:
+    """``""`` when ``state`` has exactly the keys and shapes of ``own``; otherwise the first key
+    (in the model's order) that does not fit, with both shapes, then every missing, unexpected
+    and mis-shaped key."""
+
+    def shape(tensors: dict[str, Tensor], key: str) -> str:
+        return str(tuple(tensors[key].shape)) if key in tensors else "absent"
+
+    missing = [k for k in own if k not in state]
+    unexpected = sorted(k for k in state if k not in own)
+    wrong = [k for k in own if k in state and state[k].shape != own[k].shape]
+    if not (missing or unexpected or wrong):
+        return ""
+    first = next((k for k in own if k in missing or k in wrong), None) or unexpected[0]
+    return (
+        f"first mismatching key {first}: checkpoint {shape(state, first)} vs model "
+        f"{shape(own, first)}; missing {missing[:8]}, unexpected {unexpected[:8]}, mis-shaped "
+        + str([f"{k}: {shape(state, k)} vs {shape(own, k)}" for k in wrong[:5]])
+    )
