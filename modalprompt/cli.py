@@ -225,8 +225,17 @@ def _build(run: RunFile, method: str):
         if data is not None
     )
     _say(f"task built in {time.perf_counter() - start:.1f} s: {sizes}")
+    user = run.get("config") or {}
+    for key, value in task.config_overrides.items():
+        if key in user and user[key] != value:
+            raise run.error(
+                f"config.{key}: the task sets it to {value!r} (from its data or task_args), the "
+                f"run file to {user[key]!r}; remove it from config",
+                "config",
+                key,
+            )
     try:
-        config = mp.get_config(method, **{**task.config_overrides, **(run.get("config") or {})})
+        config = mp.get_config(method, **{**task.config_overrides, **user})
     except ValueError as err:
         raise run.error(f"config: {err}", "config") from None
     training = {"metric": task.metric, **(run.get("training") or {})}
