@@ -180,6 +180,10 @@ def get_prompt_model(backbone: nn.Module, config: PromptConfig | str, **kwargs: 
             trains it (``full_finetune``).
         config: A method config, or a registry name for its default config.
         **kwargs: Passed to the method's model class (e.g. data-dependent sizes).
+
+    The method's new parameters are initialised from ``config.seed`` (two calls with one config
+    give identical models whatever the global RNG holds), and the caller's random generators are
+    left as they were.
     """
     if isinstance(config, str):
         config = get_config(config)
@@ -194,5 +198,9 @@ def get_prompt_model(backbone: nn.Module, config: PromptConfig | str, **kwargs: 
             f"expects a {spec.config_cls.__name__}"
         )
     from modalprompt.core.device import module_device
+    from modalprompt.core.seeding import seeded
 
-    return spec.model_class()(backbone, config, **kwargs).to(module_device(backbone))
+    model_cls = spec.model_class()
+    with seeded(config.seed):  # new parameters depend on config.seed, not on the global RNG
+        model = model_cls(backbone, config, **kwargs)
+    return model.to(module_device(backbone))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "capture_rng_state", "restore_rng_state"]
+__all__ = ["seed_everything", "seeded", "capture_rng_state", "restore_rng_state"]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -52,3 +54,32 @@ def restore_rng_state(scalars: dict[str, Any], tensors: dict[str, torch.Tensor])
     if torch.cuda.is_available():
         for i in range(min(scalars.get("cuda_devices", 0), torch.cuda.device_count())):
             torch.cuda.set_rng_state(tensors[f"torch_cuda_{i}"], i)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Inside, python, numpy and torch draw from ``seed``; on exit the caller's generators are
+    exactly as they were (nothing drawn inside leaks out, nothing outside leaks in).
+
+    :func:`~modalprompt.core.registry.get_prompt_model` builds every method in here with
+    ``config.seed``, so a method's new parameters depend on its config only.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    # CUDA generators are saved (and seeded) only once CUDA is in use: seeding them earlier would
+    # initialise CUDA in CPU-only programs
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    devices = list(range(torch.cuda.device_count())) if cuda else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            random.seed(seed)
+            np.random.seed(seed % 2**32)
+            if cuda:
+                torch.manual_seed(seed)
+            else:
+                torch.default_generator.manual_seed(seed)
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
