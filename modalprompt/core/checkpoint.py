@@ -4,6 +4,9 @@ A saved folder holds everything a method trained (generators, encoders, heads â€
 rendered prompt, unlike PEFT) and a fingerprint of the backbone it was trained on: parameter and
 buffer names, shapes and dtypes, and a checksum of the values. Loading onto a different backbone
 fails with a message that says what differs, instead of silently producing garbage.
+
+A ``manifest.json`` with the SHA-256 of each file is written last and verified on load, so a
+corrupt or truncated file is an error naming it (:class:`~modalprompt.core.io.CorruptFileError`).
 """
 
 from __future__ import annotations
@@ -18,12 +21,16 @@ from torch import nn
 
 from modalprompt.core.device import module_device
 from modalprompt.core.io import (
+    CorruptFileError,
     atomic_save_tensors,
     atomic_write_json,
     load_tensors,
     make_staging_dir,
     read_json,
+    recoverable_dir,
     replace_dir_atomically,
+    verify_manifest,
+    write_manifest,
 )
 
 if TYPE_CHECKING:
@@ -96,6 +103,7 @@ def save_prompt_model(model: PromptModel, save_directory: str | Path) -> Path:
             metadata={"method": model.config.method, "format": "modalprompt"},
         )
         atomic_write_json(staging / FINGERPRINT_NAME, backbone_fingerprint(model.backbone))
+        write_manifest(staging)
         replace_dir_atomically(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -124,20 +132,24 @@ def load_prompt_model(
         ValueError: the backbone or the saved state does not fit; the message says what differs.
     """
     from modalprompt.core.registry import get_method_spec
+    from modalprompt.core.seeding import seeded
 
-    directory = Path(directory)
+    directory = recoverable_dir(directory)
     for name in (CONFIG_NAME, WEIGHTS_NAME, FINGERPRINT_NAME):
         if not (directory / name).is_file():
             raise FileNotFoundError(f"{directory} is not a modalprompt checkpoint: no {name}")
+    verify_manifest(directory, required=(CONFIG_NAME, WEIGHTS_NAME, FINGERPRINT_NAME))
     raw = read_json(directory / CONFIG_NAME)
-    method = raw.get("method")
-    if not method:
-        raise ValueError(f"{directory / CONFIG_NAME} names no 'method'")
-    spec = get_method_spec(method)
+    if not isinstance(raw, dict) or not isinstance(raw.get("method"), str) or not raw["method"]:
+        raise CorruptFileError(
+            f"{directory / CONFIG_NAME}: expected a JSON object with a 'method' name, got "
+            f"{str(raw)[:80]}"
+        )
+    spec = get_method_spec(raw["method"])
     config = spec.config_cls.from_dict(raw)
     model_cls = spec.model_class()
 
-    saved = read_json(directory / FINGERPRINT_NAME)
+    saved = _read_fingerprint(directory / FINGERPRINT_NAME)
     current = backbone_fingerprint(backbone)
     problems = compare_fingerprints(saved, current)
     if problems:
@@ -151,7 +163,28 @@ def load_prompt_model(
             "different weights (checksum mismatch); load the right pre-trained checkpoint, or pass "
             "check_weights=False to load anyway"
         )
-    model = model_cls(backbone, config, **kwargs)
+    with seeded(config.seed):
+        model = model_cls(backbone, config, **kwargs)
     state = load_tensors(directory / WEIGHTS_NAME, device="cpu")
     model.load_prompt_state_dict(state)
     return model.to(module_device(backbone)).eval()  # like transformers: loaded models are in eval
+
+
+def _read_fingerprint(path: Path) -> dict[str, Any]:
+    """A saved fingerprint, checked for the structure :func:`backbone_fingerprint` writes."""
+    saved = read_json(path)
+    tensors = saved.get("tensors") if isinstance(saved, dict) else None
+    well_formed = (
+        isinstance(tensors, dict)
+        and isinstance(saved.get("checksum"), str)
+        and all(
+            isinstance(v, dict) and isinstance(v.get("shape"), list) and "dtype" in v
+            for v in tensors.values()
+        )
+    )
+    if not well_formed:
+        raise CorruptFileError(
+            f"{path}: expected an object with 'tensors' ({{name: {{'shape', 'dtype'}}}}) and "
+            f"'checksum', got {str(saved)[:80]}"
+        )
+    return saved

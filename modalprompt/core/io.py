@@ -1,16 +1,23 @@
-"""Atomic, pickle-free file writing: JSON and safetensors.
+"""Atomic, pickle-free, verified file writing: JSON, safetensors and folder manifests.
 
 Every file the library writes goes to a temporary file in the destination folder, is flushed and
 ``fsync``-ed, then ``os.replace``-d over the target, so a crash leaves either the old file or the
 new one, never half of one. Tensors are stored with safetensors only.
+
+Saved folders (models, training checkpoints) end with a ``manifest.json`` holding the size and
+SHA-256 of every file, written last; :func:`verify_manifest` checks it on load, so a flipped or
+truncated byte is an error naming the file instead of silently different values. Every read
+error names the file and what was expected (:class:`CorruptFileError`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +26,11 @@ import torch
 from safetensors.torch import load_file, save
 
 __all__ = [
+    "CorruptFileError",
+    "MANIFEST_NAME",
+    "write_manifest",
+    "verify_manifest",
+    "recoverable_dir",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_save_tensors",
@@ -27,6 +39,15 @@ __all__ = [
     "replace_dir_atomically",
     "make_staging_dir",
 ]
+
+
+MANIFEST_NAME = "manifest.json"
+_MANIFEST_FORMAT = "modalprompt-manifest-1"
+
+
+class CorruptFileError(ValueError):
+    """A saved file is missing, corrupt, truncated or not what was expected; the message names
+    the file and what was expected."""
 
 
 def _current_umask() -> int:
@@ -78,8 +99,16 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 
 
 def read_json(path: str | Path) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """Parse a JSON file; a syntax error names the file, line and column."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as err:
+        raise CorruptFileError(
+            f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+        ) from err
+    except UnicodeDecodeError as err:
+        raise CorruptFileError(f"{path}: not UTF-8 text ({err}); expected a JSON file") from err
 
 
 def atomic_save_tensors(
@@ -109,7 +138,114 @@ def load_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[s
     """Load a safetensors file written by :func:`atomic_save_tensors`."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no safetensors file at {path}")
-    return load_file(str(path), device=str(device))
+    try:
+        return load_file(str(path), device=str(device))
+    except Exception as err:  # SafetensorError and friends name no file
+        raise CorruptFileError(
+            f"{path}: not a readable safetensors file ({type(err).__name__}: {err}); the file "
+            "is truncated or corrupt"
+        ) from err
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: str | Path) -> None:
+    """Write ``folder/manifest.json``: size and SHA-256 of every other file in ``folder``.
+
+    Call it last, once every file is in place: a folder with a valid manifest is complete.
+    """
+    folder = Path(folder)
+    files = {
+        child.name: {"size": child.stat().st_size, "sha256": _sha256(child)}
+        for child in sorted(folder.iterdir())
+        if child.is_file() and child.name != MANIFEST_NAME and not child.name.startswith(".")
+    }
+    atomic_write_json(folder / MANIFEST_NAME, {"format": _MANIFEST_FORMAT, "files": files})
+
+
+def verify_manifest(folder: str | Path, required: tuple[str, ...] = ()) -> bool:
+    """Check every file listed in ``folder/manifest.json`` against its size and SHA-256.
+
+    Args:
+        folder: A folder written with :func:`write_manifest`.
+        required: Files the folder must list (e.g. the weights).
+
+    Returns:
+        True when verified; False when the folder has no manifest (written by an older
+        version), after a warning.
+
+    Raises:
+        CorruptFileError: a listed file is missing, has another size or another hash, or the
+            manifest itself is malformed; the message names the file.
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        warnings.warn(
+            f"{folder} has no {MANIFEST_NAME} (saved by an older version?); its files are "
+            "loaded without checking their integrity",
+            stacklevel=3,
+        )
+        return False
+    manifest = read_json(path)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or manifest.get("format") != _MANIFEST_FORMAT:
+        raise CorruptFileError(
+            f"{path}: expected an object with 'format': {_MANIFEST_FORMAT!r} and 'files', got "
+            f"{str(manifest)[:80]}"
+        )
+    for name in required:
+        if name not in files:
+            raise CorruptFileError(f"{path}: does not list {name}, which this folder needs")
+    for name, entry in sorted(files.items()):
+        target = folder / name
+        if not target.is_file():
+            raise CorruptFileError(f"{target}: listed in {path} but missing")
+        try:
+            size, expected = int(entry["size"]), str(entry["sha256"])
+        except (TypeError, KeyError, ValueError) as err:
+            raise CorruptFileError(
+                f"{path}: entry {name!r} needs 'size' and 'sha256', got {entry!r}"
+            ) from err
+        actual_size = target.stat().st_size
+        if actual_size != size:
+            raise CorruptFileError(
+                f"{target}: {actual_size} bytes, but {size} were saved (per {MANIFEST_NAME}); "
+                "the file is truncated or was changed after saving"
+            )
+        actual = _sha256(target)
+        if actual != expected:
+            raise CorruptFileError(
+                f"{target}: SHA-256 {actual[:16]}... differs from the saved {expected[:16]}... "
+                f"(per {MANIFEST_NAME}); the file is corrupt or was changed after saving"
+            )
+    return True
+
+
+def _backup_of(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
+
+
+def recoverable_dir(target: str | Path) -> Path:
+    """``target``, or the previous version a save interrupted between its two renames left in
+    the hidden ``.<name>.old`` folder beside it (with a warning saying where it is)."""
+    target = Path(target)
+    backup = _backup_of(target)
+    if not target.exists() and backup.is_dir():
+        warnings.warn(
+            f"{target} is missing: a save was interrupted after moving the previous version "
+            f"aside; using that previous version from {backup} (rename it to {target.name} to "
+            "keep it)",
+            stacklevel=3,
+        )
+        return backup
+    return target
 
 
 def make_staging_dir(target: Path) -> Path:
@@ -123,12 +259,17 @@ def make_staging_dir(target: Path) -> Path:
 def replace_dir_atomically(staging: Path, target: Path) -> None:
     """Move a fully written ``staging`` folder to ``target``, replacing any previous one.
 
-    The old folder is renamed aside first and deleted only after the new one is in place.
+    The old folder is renamed aside first (to ``.<name>.old``) and deleted only after the new
+    one is in place. When an earlier save died between the two renames, only that ``.old``
+    folder holds the previous version: it is moved back first rather than deleted.
     """
     target = Path(target)
-    backup = target.with_name(f".{target.name}.old")
+    backup = _backup_of(target)
     if backup.exists():
-        shutil.rmtree(backup)
+        if target.exists():
+            shutil.rmtree(backup)
+        else:
+            os.replace(backup, target)
     if target.exists():
         os.replace(target, backup)
     os.replace(staging, target)

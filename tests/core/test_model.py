@@ -82,6 +82,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     assert sorted(os.listdir(tmp_path / "run")) == [
         "backbone_fingerprint.json",
         "config.json",
+        "manifest.json",
         "prompt.safetensors",
     ]
     loaded = mp.PromptModel.from_pretrained(make_backbone(), tmp_path / "run")
