@@ -68,7 +68,12 @@ def schedule_factor(step: int, total_steps: int, warmup_steps: int, kind: str) -
 
 
 class _Schedule:
-    """A picklable-free, state-free callable (LambdaLR stores nothing of it in its state)."""
+    """The schedule as a plain callable object.
+
+    ``LambdaLR.state_dict`` saves the attributes of such objects (total, warmup, kind), so an
+    exact resume gets the saved schedule back; a resume with changed arguments does not load it
+    and moves the freshly built one (over the new total) to the restored step instead.
+    """
 
     def __init__(self, total_steps: int, warmup_steps: int, kind: str) -> None:
         self.total_steps, self.warmup_steps, self.kind = total_steps, warmup_steps, kind

@@ -13,12 +13,19 @@ each phase gets its own :class:`Trainer` (own parameter groups, step function an
 
 Exact resume: the data order of epoch ``e`` depends only on ``(seed, e)``, skipped batches are
 never loaded, and every random generator is restored, so a resumed CPU run ends bitwise equal to
-an uninterrupted one (with ``num_workers=0``).
+an uninterrupted one (with ``num_workers=0``). A resume compares the training arguments with the
+saved ones: a change is an error unless ``resume_with_changes`` is set (then the new values take
+effect). Each run has an id written into its checkpoints; a new run refuses a folder holding
+another run's checkpoints, and prunes only its own. No checkpoint holding NaN/inf is written.
+``fit`` leaves the caller's random generators as they were.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
+import uuid
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,15 +42,22 @@ from modalprompt.core.optim import build_optimizer, build_scheduler
 from modalprompt.core.seeding import capture_rng_state, restore_rng_state, seed_everything
 from modalprompt.core.trainer_checkpoint import (
     TrainerState,
+    checkpoint_folders,
+    checkpoint_run_id,
     latest_checkpoint,
     load_trainer_checkpoint,
+    non_finite_tensors,
     save_trainer_checkpoint,
+    training_args_changes,
 )
 from modalprompt.core.training_args import TrainingArguments
 
 __all__ = ["Trainer", "NonFiniteLossError"]
 
 StepFn = Callable[[Any], Mapping[str, torch.Tensor]]
+
+# evaluation outputs that are targets, not predictions: NaN there can mean "missing label"
+_TARGET_KEYS = frozenset({"labels", "label", "targets", "target", "y"})
 
 
 class NonFiniteLossError(RuntimeError):
@@ -151,6 +165,17 @@ class Trainer:
         self.batches_per_epoch = self._num_batches()
         steps_per_epoch = math.ceil(self.batches_per_epoch / args.grad_accumulation_steps)
         self.total_steps = args.max_steps or args.max_epochs * steps_per_epoch
+        if args.warmup_steps and args.warmup_steps >= self.total_steps:
+            how = (
+                f"max_steps={args.max_steps}"
+                if args.max_steps
+                else f"max_epochs={args.max_epochs} x {steps_per_epoch} steps per epoch"
+            )
+            raise ValueError(
+                f"TrainingArguments.warmup_steps: got {args.warmup_steps}, but this run has only "
+                f"{self.total_steps} optimizer steps ({how}), so the learning rate would never "
+                f"reach lr={args.lr}; expected fewer than {self.total_steps} warmup steps"
+            )
         self.scheduler = build_scheduler(self.optimizer, args, self.total_steps)
         use_scaler = args.precision == "fp16" and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
@@ -172,6 +197,7 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.should_stop = False
         self.last_metrics: dict[str, float] = {}
+        self.run_id: str | None = None  # written into each checkpoint; a resume takes it over
         self._started = False
         self._window: list[float] = []
 
@@ -237,12 +263,20 @@ class Trainer:
         """Train until ``max_steps`` / ``max_epochs`` or early stopping; returns the final state.
 
         Args:
-            resume_from: A checkpoint folder, or ``"latest"`` for the newest one in
-                ``output_dir`` (a fresh start when there is none).
+            resume_from: A checkpoint folder, or ``"latest"`` for the newest intact one in
+                ``output_dir`` (a corrupt newer one is skipped with a warning; with none, a
+                warning says so and a new run starts at step 0).
+
+        The caller's random generators (python, numpy, torch) are left as they were: training
+        draws from the seeded (or restored) state and the caller's state comes back afterwards.
         """
-        self._start(resume_from)
-        self._run(stop_step=self.total_steps)
-        return self._finish()
+        caller_rng = capture_rng_state()
+        try:
+            self._start(resume_from)
+            self._run(stop_step=self.total_steps)
+            return self._finish()
+        finally:
+            restore_rng_state(*caller_rng)
 
     def train_steps(self, num_steps: int) -> TrainerState:
         """Advance ``num_steps`` optimizer steps (crossing epochs as needed), for phase-alternating
@@ -260,10 +294,19 @@ class Trainer:
         if resume_from == "latest":
             if self.output_dir is None:
                 raise ValueError("resume_from='latest' needs args.output_dir")
-            resume_from = latest_checkpoint(self.output_dir)
+            found = latest_checkpoint(self.output_dir)
+            if found is None:
+                warnings.warn(
+                    f"resume_from='latest': nothing to resume from, {self.output_dir} holds no "
+                    "intact checkpoint; starting a new run at step 0",
+                    stacklevel=3,
+                )
+            resume_from = found
         if resume_from is not None:
             self._restore(Path(resume_from))
         else:
+            self._claim_output_dir()
+            self.run_id = self.run_id or uuid.uuid4().hex[:12]
             seed_everything(self.args.seed, self.args.deterministic)
         for cb in self.callbacks:
             cb.on_fit_start(self)
@@ -339,9 +382,17 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return grad_norm
 
+    def _last_good(self) -> str:
+        """``"; the last good checkpoint is <path>"`` for this run's newest intact checkpoint."""
+        if self.output_dir is None or self.run_id is None:
+            return ""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            last = latest_checkpoint(self.output_dir, run_id=self.run_id)
+        return f"; the last good checkpoint is {last}" if last else ""
+
     def _non_finite(self, what: str) -> None:
-        last = latest_checkpoint(self.output_dir) if self.output_dir else None
-        kept = f"; the last good checkpoint is {last}" if last else ""
+        kept = self._last_good()
         raise NonFiniteLossError(
             f"{what} at step {self.state.global_step + 1} (epoch {self.state.epoch}); "
             "training stopped "
@@ -354,6 +405,8 @@ class Trainer:
         self.state.batch_in_epoch = 0
         if self.args.eval_strategy == "epoch" and self.state.epoch % self.args.eval_every == 0:
             self.evaluate_and_track()
+        if self.output_dir is not None and self.args.save_every is None:
+            self.save_checkpoint()  # the default: one checkpoint per epoch
         for cb in self.callbacks:
             cb.on_epoch_end(self)
 
@@ -384,13 +437,27 @@ class Trainer:
                     else value.detach().cpu()
                 )
         self.model.train(was_training)
-        return self.metrics_fn({k: torch.cat(v) for k, v in collected.items()})
+        outputs = {k: torch.cat(v) for k, v in collected.items()}
+        _check_finite_outputs(outputs)
+        return self.metrics_fn(outputs)
 
     def evaluate_and_track(self) -> dict[str, float] | None:
         """Evaluate, keep the best state, and count patience for early stopping."""
         if self.eval_dataset is None:
             return None
         metrics = self.evaluate()
+        if self.dist.enabled:
+            # Ranks may score slightly differently (BatchNorm buffers are per-rank between
+            # broadcasts); deciding on their mean keeps best-state and early-stopping decisions
+            # identical on every rank, so no rank stops or restores alone.
+            metrics = {
+                key: float(
+                    all_reduce_mean(
+                        torch.tensor(float(v), dtype=torch.float64, device=self.device), self.dist
+                    )
+                )
+                for key, v in metrics.items()
+            }
         name = self.args.metric
         if name not in metrics:
             raise KeyError(
@@ -418,7 +485,8 @@ class Trainer:
         return metrics
 
     def _finish(self) -> TrainerState:
-        if self.output_dir is not None and self.args.save_every:
+        self.state.finished = True
+        if self.output_dir is not None and self.args.save_every != 0:
             self.save_checkpoint()
         if self.args.restore_best and self.best_state is not None:
             _load_trainable_state(self.model, self.best_state)
@@ -427,6 +495,7 @@ class Trainer:
             and self.dist.is_main
             and hasattr(self.model, "save_pretrained")
         ):
+            self._refuse_non_finite({"model": _trainable_state(self.model)}, "the final model")
             self.model.save_pretrained(self.output_dir / "model")
         for cb in self.callbacks:
             cb.on_fit_end(self)
@@ -435,14 +504,30 @@ class Trainer:
 
     # --------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> Path | None:
-        """Write ``output_dir/checkpoint-<step>`` (main process only); returns its path."""
+        """Write ``output_dir/checkpoint-<step>`` (main process only); returns its path.
+
+        Raises:
+            NonFiniteLossError: the state holds NaN/inf; nothing is written.
+        """
         if self.output_dir is None:
             raise ValueError("save_checkpoint needs args.output_dir")
         if not self.dist.is_main:
             return None
+        model_state = _trainable_state(self.model)
+        optimizer_state = {
+            f"{i}.{key}": value
+            for i, per_param in enumerate(self.optimizer.state.values())
+            for key, value in per_param.items()
+            if isinstance(value, torch.Tensor)
+        }
+        self._refuse_non_finite(
+            {"model": model_state, "best": self.best_state or {}, "optimizer": optimizer_state},
+            f"checkpoint-{self.state.global_step}",
+        )
+        self.run_id = self.run_id or uuid.uuid4().hex[:12]
         return save_trainer_checkpoint(
             self.output_dir,
-            model_state=_trainable_state(self.model),
+            model_state=model_state,
             best_state=self.best_state,
             optimizer=self.optimizer,
             scheduler=self.scheduler,
@@ -450,15 +535,157 @@ class Trainer:
             state=self.state,
             rng=capture_rng_state(),
             total_limit=self.args.save_total_limit,
+            run_id=self.run_id,
+            training_args=self.args.to_dict(),
+            data=self._data_record(),
         )
+
+    def _refuse_non_finite(
+        self, parts: Mapping[str, Mapping[str, torch.Tensor]], what: str
+    ) -> None:
+        bad = [
+            f"{part}:{name}" for part, state in parts.items() for name in non_finite_tensors(state)
+        ]
+        if bad:
+            raise NonFiniteLossError(
+                f"NaN/inf in {len(bad)} tensor(s) of the trained state at step "
+                f"{self.state.global_step} ({', '.join(bad[:5])}); {what} was not written"
+                f"{self._last_good()}. Lower the learning rate, enable clipping (max_grad_norm) "
+                "or check the data for NaN/inf."
+            )
+
+    def _data_record(self) -> dict[str, int]:
+        return {"train_examples": len(self.train_dataset), "world_size": self.dist.world_size}
+
+    def _claim_output_dir(self) -> None:
+        """A new run may not mix with another run's checkpoints: refuse, or delete them when
+        ``overwrite_output_dir`` is set."""
+        if self.output_dir is None:
+            return
+        others = [
+            path
+            for _, path in checkpoint_folders(self.output_dir)
+            if self.run_id is None or checkpoint_run_id(path) != self.run_id
+        ]
+        if not others:
+            return
+        names = ", ".join(path.name for path in others[:5]) + (" ..." if len(others) > 5 else "")
+        if not self.args.overwrite_output_dir:
+            raise ValueError(
+                f"output_dir: {self.output_dir} already holds checkpoints of another run "
+                f"({names}); a new run there would mix with them. Continue that run with "
+                "fit(resume_from='latest'), pass TrainingArguments(overwrite_output_dir=True) to "
+                "delete them and start over, or choose another output_dir"
+            )
+        if self.dist.is_main:
+            for path in others:
+                shutil.rmtree(path, ignore_errors=True)
+            warnings.warn(
+                f"overwrite_output_dir: deleted another run's checkpoints in {self.output_dir} "
+                f"({names})",
+                stacklevel=4,
+            )
 
     def _restore(self, path: Path) -> None:
         ckpt = load_trainer_checkpoint(path)
+        path, saved_args = ckpt["path"], ckpt["training_args"]
+        changes: list[str] = []
+        if saved_args is None:
+            warnings.warn(
+                f"{path} was saved without its training arguments (by an older version); they "
+                "cannot be compared with the current ones",
+                stacklevel=4,
+            )
+        else:
+            changes = training_args_changes(
+                saved_args, self.args.to_dict(), ckpt["data"], self._data_record()
+            )
+        if changes and not self.args.resume_with_changes:
+            raise ValueError(
+                f"resume_from={str(path)!r}: the training arguments differ from the ones this "
+                f"checkpoint was saved with: {'; '.join(changes)}. Use the saved values for an "
+                "exact resume, or pass TrainingArguments(resume_with_changes=True) to continue "
+                "with the new ones (the learning-rate schedule is then rebuilt over the new "
+                "number of steps)"
+            )
         _load_trainable_state(self.model, ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
+        try:
+            if changes:
+                self._load_optimizer_with_changes(ckpt, saved_args)
+            else:
+                self.optimizer.load_state_dict(ckpt["optimizer"])
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+        except (KeyError, ValueError) as err:
+            raise ValueError(
+                f"resume_from={str(path)!r}: its optimizer state does not fit this model's "
+                f"parameter groups ({type(err).__name__}: {err})"
+            ) from err
         if self.scaler is not None and ckpt["grad_scaler"]:
             self.scaler.load_state_dict(ckpt["grad_scaler"])
         self.state = ckpt["state"]
         self.best_state = ckpt["best"]
+        self.run_id = ckpt["run_id"] or uuid.uuid4().hex[:12]
         restore_rng_state(*ckpt["rng"])
+        if changes:
+            old_batch = saved_args.get("batch_size", self.args.batch_size)
+            if old_batch != self.args.batch_size:  # keep the position in examples, not batches
+                consumed = self.state.batch_in_epoch * old_batch
+                self.state.batch_in_epoch = min(
+                    consumed // self.args.batch_size, self.batches_per_epoch
+                )
+            self.state.finished = False
+            self._set_schedule_step(self.state.global_step)
+            warnings.warn(
+                f"resuming {path} with changed training arguments: {'; '.join(changes)}. The new "
+                f"values take effect; the schedule is rebuilt over {self.total_steps} steps "
+                f"(now at step {self.state.global_step})",
+                stacklevel=4,
+            )
+        if self.state.finished:
+            self.should_stop = True
+            warnings.warn(
+                f"{path} is the end of a finished run (step {self.state.global_step}); nothing "
+                "is left to train. To train further, raise max_epochs or max_steps and pass "
+                "resume_with_changes=True",
+                stacklevel=4,
+            )
+
+    def _load_optimizer_with_changes(self, ckpt: dict[str, Any], saved_args: dict) -> None:
+        """Load the saved optimizer moments but keep the new hyper-parameters; a different
+        optimizer starts from fresh moments. The scheduler built in ``__init__`` already covers
+        the new total and is moved to the restored step."""
+        fresh = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
+        if saved_args.get("optimizer") != self.args.optimizer:
+            warnings.warn(
+                f"optimizer changed from {saved_args.get('optimizer')!r} to "
+                f"{self.args.optimizer!r}: its state (moments) starts afresh",
+                stacklevel=5,
+            )
+            return
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        for group, values in zip(self.optimizer.param_groups, fresh):
+            group.update(values)
+
+    def _set_schedule_step(self, step: int) -> None:
+        scheduler = self.scheduler
+        scheduler.last_epoch = step
+        lrs = [base * fn(step) for base, fn in zip(scheduler.base_lrs, scheduler.lr_lambdas)]
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        scheduler._last_lr = lrs
+
+
+def _check_finite_outputs(outputs: Mapping[str, torch.Tensor]) -> None:
+    """Predictions with NaN/inf would be scored as (wrong) answers: refuse them, naming where."""
+    for key, value in outputs.items():
+        if key in _TARGET_KEYS or not value.is_floating_point() or value.ndim == 0:
+            continue
+        bad = (~torch.isfinite(value.reshape(len(value), -1))).any(dim=1)
+        if bool(bad.any()):
+            where = bad.nonzero().flatten().tolist()
+            raise ValueError(
+                f"evaluation: {len(where)} of {len(value)} examples gave non-finite {key!r} "
+                f"outputs (examples {where[:10]}{' ...' if len(where) > 10 else ''} in data "
+                "order); they would be scored as wrong answers. Check the evaluation data for "
+                "NaN/inf"
+            )

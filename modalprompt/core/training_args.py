@@ -46,8 +46,15 @@ class TrainingArguments:
         early_stopping_patience: Evaluations without improvement before stopping; None never stops.
         restore_best: Load the best evaluated state at the end of training.
         save_every: Checkpoint every this many optimizer steps (needs ``output_dir``); None
-            checkpoints only at the end.
-        save_total_limit: Checkpoints kept on disk (oldest deleted first).
+            checkpoints at the end of every epoch; 0 writes no checkpoints (no resume). A
+            checkpoint is also written when training ends (except with 0).
+        save_total_limit: Checkpoints of this run kept on disk (oldest deleted first; another
+            run's are never touched).
+        overwrite_output_dir: Start a new run in an ``output_dir`` that holds another run's
+            checkpoints, deleting them; without it such a folder is refused.
+        resume_with_changes: Resume from a checkpoint although these arguments differ from the
+            ones it was saved with: the new values take effect (the schedule is rebuilt over the
+            new number of steps) and each change is reported. Without it a change is an error.
         seed: Seed of python, numpy and torch at the start of a fresh run, and of the data order.
         deterministic: Ask torch for deterministic kernels (``use_deterministic_algorithms``).
         precision: ``"no"``, ``"fp16"`` or ``"bf16"``; mixed precision is used on CUDA only.
@@ -83,6 +90,8 @@ class TrainingArguments:
     restore_best: bool = True
     save_every: int | None = None
     save_total_limit: int = 2
+    overwrite_output_dir: bool = False
+    resume_with_changes: bool = False
     seed: int = 0
     deterministic: bool = False
     precision: str = "no"
@@ -114,7 +123,7 @@ class TrainingArguments:
         check_choice(self, "eval_strategy", ("epoch", "steps", "no"))
         check_int(self, "eval_every", minimum=1)
         check_int(self, "early_stopping_patience", minimum=1, optional=True)
-        check_int(self, "save_every", minimum=1, optional=True)
+        check_int(self, "save_every", minimum=0, optional=True)
         check_int(self, "save_total_limit", minimum=1)
         check_int(self, "seed", minimum=0)
         check_choice(self, "precision", ("no", "fp16", "bf16"))
@@ -128,6 +137,8 @@ class TrainingArguments:
             "deterministic",
             "verbose",
             "tensorboard",
+            "overwrite_output_dir",
+            "resume_with_changes",
         ):
             check_bool(self, name)
         if not isinstance(self.metric, str) or not self.metric:
