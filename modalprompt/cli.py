@@ -30,7 +30,8 @@ RUN_FILE_KEYS = ("method", "task", "task_args", "config", "training", "output_di
 DOMAIN_ALIASES = {"text": "nlp"}
 
 #: Methods whose training needs more than the core Trainer's one phase today, and the entry
-#: point that trains them. Those with a runner below train through it; the others are refused.
+#: point that trains them: ``train`` runs it (see the runners below), without ``--resume-from``.
+#: A method listed here without a runner is refused with this entry point named.
 MULTI_PHASE = {
     "relief": "modalprompt.graph.relief.fit_relief (examples/graph/relief.py)",
     "bayesprompt": "modalprompt.nlp.bayesprompt.fit_bayesprompt (examples/nlp/bayesprompt.py)",
@@ -351,7 +352,7 @@ def _run_relief(model, task, training, collate):
         output_dir=training.output_dir,
         eval_batch_size=training.eval_batch_size or 512,
         device=training.device,
-        verbose=True,
+        verbose=training.verbose,
     )
     args = mp.TrainingArguments(**{**training.to_dict(), "output_dir": None})
     return mp.Trainer(model, args, train_data=task.train_data, collate_fn=collate)
@@ -372,7 +373,42 @@ def _run_bayesprompt(model, task, training, collate):
     )
 
 
-_RUNNERS = {"relief": _run_relief, "bayesprompt": _run_bayesprompt}
+def _run_pcp(model, task, training, collate):
+    """PCP's pipeline: pseudo-labelling, continued pre-training on the template-wrapped pool,
+    prompt-based fine-tuning (``config.ft_*`` and ``config.mlm_*`` hold the schedules)."""
+    import tempfile
+
+    import modalprompt as mp
+    from modalprompt.nlp.pcp.pipeline import run_pcp
+
+    pool = task.extras.get("unlabeled")
+    if not pool:
+        raise SystemExit("pcp: the task provides no unlabelled pool (task extras 'unlabeled')")
+    _say(
+        f"pcp: stage 1 prompt FT, pseudo-labels for {len(pool)} unlabelled texts, continued "
+        "pre-training, stage 3 prompt FT (schedules from config; training: is not used)"
+    )
+    output_dir = training.output_dir or tempfile.mkdtemp(prefix="modalprompt-pcp-")
+    result = run_pcp(
+        task.backbone,
+        model.tokenizer,
+        model.config,
+        list(task.train_data),
+        pool,
+        output_dir,
+        dev=list(task.eval_data) if task.eval_data is not None else None,
+        device=training.device,
+        verbose=training.verbose,
+    )
+    seconds = {k: round(v, 1) for k, v in result.stage_seconds.items()}
+    _say(f"pcp stage times (s): {json.dumps(seconds)}")
+    if training.output_dir:
+        result.model.save_pretrained(Path(training.output_dir) / "model")
+    args = mp.TrainingArguments(**{**training.to_dict(), "output_dir": None})
+    return mp.Trainer(result.model, args, train_data=task.train_data, collate_fn=collate)
+
+
+_RUNNERS = {"relief": _run_relief, "bayesprompt": _run_bayesprompt, "pcp": _run_pcp}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -74,7 +74,7 @@ TINY_RUNS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     ),
 }
 #: Methods the CLI refuses today (several phases and no runner); the message names the way.
-REFUSED = {"pcp": "run_pcp"}
+REFUSED: dict[str, str] = {}
 
 
 def _write(folder: Path, run: dict[str, Any], name: str = "run.yaml") -> str:
