@@ -18,7 +18,9 @@ It checks, in order:
 4. after the step every backbone tensor (parameters and buffers, BatchNorm statistics
    included) is bitwise unchanged;
 5. ``save_pretrained`` → ``from_pretrained`` on the same backbone gives identical outputs in
-   eval mode, and the saved file holds the full trainable state.
+   eval mode, and the saved file holds the full trainable state;
+6. for a registered method, ``config.seed`` alone decides its new parameters: two
+   ``get_prompt_model`` builds under different global RNG states are identical.
 """
 
 from __future__ import annotations
@@ -110,6 +112,26 @@ def _missing_message(what: str, names: list[str], exemptions: Mapping[str, str])
     )
 
 
+def _check_seeded_init(model: PromptModel) -> None:
+    """Contract 6: two builds of a registered method with one config, under different global
+    RNG states, give bitwise identical new parameters (``config.seed`` decides them)."""
+    from modalprompt.core.registry import get_prompt_model, list_methods
+    from modalprompt.core.seeding import seeded
+
+    if model.config.method not in list_methods():
+        return
+    states = []
+    for global_seed in (1, 2):
+        backbone = copy.deepcopy(model.backbone)
+        with seeded(global_seed):  # what the global RNG holds differs between the builds
+            states.append(get_prompt_model(backbone, model.config).prompt_state_dict())
+    differ = [k for k in states[0] if not torch.equal(states[0][k], states[1][k])]
+    assert not differ, (
+        f"config.seed does not decide the new parameters {differ[:5]}: two builds with one "
+        "config differ (draw initial values inside get_prompt_model, not later)"
+    )
+
+
 def _backbone_snapshot(model: PromptModel) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.backbone.state_dict(keep_vars=False).items()}
 
@@ -135,6 +157,7 @@ def check_prompt_model(
     batch = to_device(batch, model.device)
     eval_fn = eval_fn or (lambda m, b: m.validation_step(b))
     config = model.config
+    _check_seeded_init(model)  # 6.
 
     # 1. config round trip
     again = type(config).from_dict(config.to_dict())
