@@ -14,6 +14,14 @@
   summary in the batch.
 * ``"graphcl"`` (You et al., 2020): two augmented views per graph (node dropping and attribute
   masking, 20% each), mean-pooled, projected, NT-Xent with temperature 0.1.
+* ``"context_pred"`` (Hu et al.'s Context Prediction, CBOW mode): per molecule and epoch a random
+  root; the backbone (depth ``k``, 5) embeds the root in its ``k``-hop substructure, a context GNN
+  of ``r2 - r1`` layers (3) the ring ``r1 < d <= r2`` (4 < d <= 7); the context is the mean of its
+  anchor atoms (those also in the substructure). Dot products score each substructure against
+  its own context and, as negatives, the contexts of the next ``negative_samples`` molecules
+  in the batch; loss ``BCE(pos) + negative_samples * BCE(neg)``. Molecules without context
+  (no atom beyond ``r1`` hops of the root) sit the step out, as in the official collate
+  (:mod:`~modalprompt.graph.datasets.context_pairs`).
 
 The backbone is trained in place; with ``output`` its weights are written as safetensors (names
 of pretrain-gnns, readable by
@@ -33,12 +41,19 @@ from torch import Tensor, nn
 
 from modalprompt.core.io import atomic_save_tensors, atomic_write_json
 from modalprompt.graph.backbones.molecule_gin import NUM_ATOM_TYPES, MoleculeGIN
+from modalprompt.graph.backbones.molecule_gnns import MoleculeGNN
+from modalprompt.graph.datasets.context_pairs import (
+    ContextBatch,
+    collate_context_pairs,
+    context_pair,
+)
 
 __all__ = ["pretrain", "STRATEGIES", "PretrainResult"]
 
-STRATEGIES = ("attr_masking", "edge_pred", "infomax", "graphcl")
+STRATEGIES = ("attr_masking", "edge_pred", "infomax", "graphcl", "context_pred")
 MASK_ATOM = NUM_ATOM_TYPES - 1  # 119: the mask token's atom type
-_MOLECULE_ONLY = {"attr_masking", "graphcl"}  # they write the mask atom type into data.x
+# they write the mask atom type into data.x, or need bond features and the family's context GNN
+_MOLECULE_ONLY = {"attr_masking", "graphcl", "context_pred"}
 
 
 def _mean_pool(h: Tensor, batch: Tensor, count: int) -> Tensor:
@@ -149,6 +164,62 @@ class _GraphCL(nn.Module):
         )
 
 
+class _ContextPred(nn.Module):
+    """Hu et al.'s Context Prediction (see the module docstring); ``collate`` draws the roots."""
+
+    def __init__(
+        self, gnn: MoleculeGIN, radii: tuple[int, int] | None = None, negatives: int = 1
+    ) -> None:
+        super().__init__()
+        self.gnn, self.k, self.negatives = gnn, gnn.num_layer, negatives
+        self.r1, self.r2 = radii if radii is not None else (gnn.num_layer - 1, gnn.num_layer + 2)
+        self.context_gnn = MoleculeGNN(
+            num_layer=self.r2 - self.r1,
+            emb_dim=gnn.emb_dim,
+            jk=gnn.jk,
+            drop_ratio=gnn.drop_ratio,
+            gnn_type=getattr(gnn, "gnn_type", "gin"),
+            heads=getattr(gnn, "heads", 2),
+        )
+
+    def collate(self, graphs: Sequence[Any], generator: torch.Generator) -> ContextBatch | None:
+        """Pairs around one random root per molecule; None when no molecule has a context."""
+        roots = [int(torch.randint(int(g.num_nodes), (1,), generator=generator)) for g in graphs]
+        pairs = [context_pair(g, r, self.k, self.r1, self.r2) for g, r in zip(graphs, roots)]
+        pairs = [p for p in pairs if p is not None]
+        return collate_context_pairs(pairs) if pairs else None
+
+    def forward(self, batch: ContextBatch, generator: torch.Generator) -> Tensor:
+        substruct = self.gnn(batch.substruct)[batch.center]  # (B, d)
+        anchors = self.context_gnn(batch.context)[batch.anchors]  # (A, d)
+        context = _mean_pool(anchors, batch.anchor_pair, batch.num_pairs)  # (B, d)
+        pos = (substruct * context).sum(-1)
+        # negatives: the contexts of the next molecules in the batch (official cycle_index)
+        shifts = range(1, self.negatives + 1)
+        neg = torch.cat([(substruct * context.roll(-s, dims=0)).sum(-1) for s in shifts])
+        bce = nn.functional.binary_cross_entropy_with_logits
+        return bce(pos, torch.ones_like(pos)) + self.negatives * bce(neg, torch.zeros_like(neg))
+
+
+def _check_context_options(
+    backbone: nn.Module, radii: tuple[int, int] | None, negatives: int
+) -> None:
+    k = backbone.num_layer
+    if radii is not None:
+        if len(radii) != 2 or not 0 <= radii[0] < k or radii[1] - radii[0] < 2:
+            raise ValueError(
+                f"context_radii: expected (r1, r2) with 0 <= r1 < {k} (the backbone's depth, so "
+                f"anchors exist) and r2 - r1 >= 2 (the context GNN's layers), got {radii}"
+            )
+    if not isinstance(negatives, int) or negatives < 1:
+        raise ValueError(f"negative_samples: expected an int >= 1, got {negatives!r}")
+    if backbone.jk == "concat":
+        raise ValueError(
+            "backbone: context_pred compares substructure and context embeddings by dot product; "
+            "jk='concat' gives them different widths (k + 1 vs r2 - r1 + 1 layers): use another jk"
+        )
+
+
 @dataclasses.dataclass
 class PretrainResult:
     losses: list[float]
@@ -166,13 +237,17 @@ def pretrain(
     weight_decay: float = 0.0,
     lr_decay: str = "none",
     edges_per_step: int | None = None,
+    context_radii: tuple[int, int] | None = None,
+    negative_samples: int = 1,
     device: str | torch.device = "cpu",
     seed: int = 0,
     output: str | Path | None = None,
 ) -> PretrainResult:
     """Pre-train ``backbone`` in place with ``strategy``; returns the mean loss of every epoch.
 
-    ``attr_masking`` and ``graphcl`` need the molecule GIN (they mask atom types); ``edge_pred``
+    ``attr_masking``, ``graphcl`` and ``context_pred`` need a molecule GNN of Hu et al.'s family
+    (:class:`~modalprompt.graph.backbones.MoleculeGIN` or ``MoleculeGNN``; they mask atom types
+    or read bonds and build the context GNN of the same type and width); ``edge_pred``
     and ``infomax`` train any node encoder ``backbone(data) -> (N, out_dim)``, e.g. a
     :class:`~modalprompt.graph.backbones.node_encoders.NodeEncoder` on k-hop subgraphs (RELIEF's
     node-level "MaskedEdge" pre-training is this edge prediction).
@@ -195,8 +270,13 @@ def pretrain(
             batches 512 shuffled edge/non-edge pairs drawn once with negative sampling; here
             each step scores 256 edges against 256 fresh random pairs, which on a sparse graph
             are non-edges but for a fraction of about the density).
+        context_radii: ``context_pred`` only: ``(r1, r2)``, the context ring ``r1 < d <= r2``
+            around the root; ``None`` = the paper's ``(k - 1, k + 2)`` for a backbone of depth
+            ``k`` (4, 7 for 5 layers). The substructure radius is always the depth ``k``.
+        negative_samples: ``context_pred`` only: negative contexts per substructure (official
+            default 1), weighting the negative loss as well.
         device: Where to train.
-        seed: Seeds the masking, negative sampling and batch order.
+        seed: Seeds the masking, negative sampling, roots and batch order.
         output: Safetensors path for the trained weights (JSON settings beside it).
     """
     from torch_geometric.data import Batch
@@ -210,7 +290,7 @@ def pretrain(
         )
     if not hasattr(backbone, "out_dim"):
         raise TypeError(f"backbone: {type(backbone).__name__} needs an out_dim attribute")
-    contrastive = strategy in ("infomax", "graphcl")
+    contrastive = strategy in ("infomax", "graphcl", "context_pred")
     if len(graphs) < (2 if contrastive else 1):
         need = "at least 2 graphs (the strategy contrasts graphs)" if contrastive else "a graph"
         raise ValueError(f"graphs: need {need}, got {len(graphs)}")
@@ -221,13 +301,24 @@ def pretrain(
             f"edges_per_step: a positive int for strategy 'edge_pred' (or None), got "
             f"{edges_per_step!r} with {strategy!r}"
         )
+    context_options = context_radii is not None or negative_samples != 1
+    if context_options and strategy != "context_pred":
+        raise ValueError(
+            f"context_radii, negative_samples: only for strategy 'context_pred', got {strategy!r}"
+        )
+    if strategy == "context_pred":
+        _check_context_options(backbone, context_radii, negative_samples)
     torch.manual_seed(seed)
-    task = {
-        "attr_masking": _AttrMasking,
-        "edge_pred": _EdgePred,
-        "infomax": _Infomax,
-        "graphcl": _GraphCL,
-    }[strategy](backbone).to(device)
+    if strategy == "context_pred":
+        task: nn.Module = _ContextPred(backbone, context_radii, negative_samples)
+    else:
+        task = {
+            "attr_masking": _AttrMasking,
+            "edge_pred": _EdgePred,
+            "infomax": _Infomax,
+            "graphcl": _GraphCL,
+        }[strategy](backbone)
+    task = task.to(device)
     optimizer = torch.optim.Adam(task.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
     losses = []
@@ -242,7 +333,13 @@ def pretrain(
             chunk = [graphs[i] for i in order[start : start + batch_size]]
             if len(chunk) < 2 and contrastive:
                 continue  # contrastive losses need at least two graphs
-            batch = Batch.from_data_list(chunk).to(device)
+            if isinstance(task, _ContextPred):
+                pairs = task.collate(chunk, generator)
+                if pairs is None or pairs.num_pairs < 2:
+                    continue  # a lone pair would be its own negative
+                batch = pairs.to(device)
+            else:
+                batch = Batch.from_data_list(chunk).to(device)
             if edges_per_step is None:
                 pieces = [None]
             else:
@@ -274,6 +371,9 @@ def pretrain(
                 "weight_decay": weight_decay,
                 "lr_decay": lr_decay,
                 "edges_per_step": edges_per_step,
+                "gnn_type": getattr(backbone, "gnn_type", None),
+                "context_radii": [task.r1, task.r2] if isinstance(task, _ContextPred) else None,
+                "negative_samples": negative_samples if strategy == "context_pred" else None,
                 "seed": seed,
                 "graphs": len(graphs),
                 "final_loss": losses[-1] if losses else None,
