@@ -132,7 +132,6 @@ def load_prompt_model(
         ValueError: the backbone or the saved state does not fit; the message says what differs.
     """
     from modalprompt.core.registry import get_method_spec
-    from modalprompt.core.seeding import seeded
 
     directory = recoverable_dir(directory)
     for name in (CONFIG_NAME, WEIGHTS_NAME, FINGERPRINT_NAME):
@@ -163,8 +162,7 @@ def load_prompt_model(
             "different weights (checksum mismatch); load the right pre-trained checkpoint, or pass "
             "check_weights=False to load anyway"
         )
-    with seeded(config.seed):
-        model = model_cls(backbone, config, **kwargs)
+    model = model_cls.build(backbone, config, **kwargs)
     state = load_tensors(directory / WEIGHTS_NAME, device="cpu")
     model.load_prompt_state_dict(state)
     return model.to(module_device(backbone)).eval()  # like transformers: loaded models are in eval

@@ -130,6 +130,16 @@ class PromptModel(nn.Module):
         else:
             freeze(backbone)
 
+    @classmethod
+    def build(cls, backbone: nn.Module, config: PromptConfig, **kwargs: Any) -> PromptModel:
+        """Construct ``cls(backbone, config, **kwargs)`` with the global generators seeded from
+        ``config.seed`` and restored afterwards, so the new parameters depend on the config
+        alone (how :func:`~modalprompt.get_prompt_model` and ``from_pretrained`` build)."""
+        from modalprompt.core.seeding import seeded
+
+        with seeded(config.seed):
+            return cls(backbone, config, **kwargs)
+
     # ------------------------------------------------------------------------ frozen backbone
     def train(self, mode: bool = True) -> PromptModel:
         """Set train/eval mode on the trainable parts; a frozen backbone always stays in eval."""

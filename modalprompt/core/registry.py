@@ -198,9 +198,7 @@ def get_prompt_model(backbone: nn.Module, config: PromptConfig | str, **kwargs: 
             f"expects a {spec.config_cls.__name__}"
         )
     from modalprompt.core.device import module_device
-    from modalprompt.core.seeding import seeded
 
-    model_cls = spec.model_class()
-    with seeded(config.seed):  # new parameters depend on config.seed, not on the global RNG
-        model = model_cls(backbone, config, **kwargs)
+    # new parameters depend on config.seed, not on the global RNG
+    model = spec.model_class().build(backbone, config, **kwargs)
     return model.to(module_device(backbone))
