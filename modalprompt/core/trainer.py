@@ -23,7 +23,6 @@ another run's checkpoints, and prunes only its own. No checkpoint holding NaN/in
 from __future__ import annotations
 
 import math
-import shutil
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,13 +41,14 @@ from modalprompt.core.optim import build_optimizer, build_scheduler
 from modalprompt.core.seeding import capture_rng_state, restore_rng_state, seed_everything
 from modalprompt.core.trainer_checkpoint import (
     TrainerState,
-    checkpoint_folders,
-    checkpoint_run_id,
     latest_checkpoint,
-    load_trainer_checkpoint,
-    non_finite_tensors,
-    save_trainer_checkpoint,
-    training_args_changes,
+)
+from modalprompt.core.trainer_resume import (
+    CheckpointingMixin,
+    NonFiniteLossError,
+    _clone_cpu,
+    _load_trainable_state,
+    _trainable_state,
 )
 from modalprompt.core.training_args import TrainingArguments
 
@@ -58,10 +58,6 @@ StepFn = Callable[[Any], Mapping[str, torch.Tensor]]
 
 # evaluation outputs that are targets, not predictions: NaN there can mean "missing label"
 _TARGET_KEYS = frozenset({"labels", "label", "targets", "target", "y"})
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss or the gradient norm became NaN/inf; the last good checkpoint is kept."""
 
 
 class _StepModule(nn.Module):
@@ -76,27 +72,7 @@ class _StepModule(nn.Module):
         return self.step_fn(batch)
 
 
-def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    if hasattr(model, "prompt_state_dict"):
-        return model.prompt_state_dict()
-    return {n: p for n, p in model.named_parameters() if p.requires_grad}
-
-
-def _clone_cpu(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
-
-
-def _load_trainable_state(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
-    if hasattr(model, "load_prompt_state_dict"):
-        model.load_prompt_state_dict(state)
-    else:
-        missing = set(_trainable_state(model)) - set(state)
-        if missing:
-            raise ValueError(f"checkpoint lacks trainable tensors {sorted(missing)[:10]}")
-        model.load_state_dict(dict(state), strict=False)
-
-
-class Trainer:
+class Trainer(CheckpointingMixin):
     """Train ``model`` on ``train_data``; evaluate on ``eval_data``.
 
     Args:
@@ -304,8 +280,9 @@ class Trainer:
             resume_from = found
         if resume_from is not None:
             self._restore(Path(resume_from))
+            self._claim_output_dir(resuming=True)
         else:
-            self._claim_output_dir()
+            self._claim_output_dir(resuming=False)
             self.run_id = self.run_id or uuid.uuid4().hex[:12]
             seed_everything(self.args.seed, self.args.deterministic)
         for cb in self.callbacks:
@@ -382,22 +359,14 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return grad_norm
 
-    def _last_good(self) -> str:
-        """``"; the last good checkpoint is <path>"`` for this run's newest intact checkpoint."""
-        if self.output_dir is None or self.run_id is None:
-            return ""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            last = latest_checkpoint(self.output_dir, run_id=self.run_id)
-        return f"; the last good checkpoint is {last}" if last else ""
-
     def _non_finite(self, what: str) -> None:
         kept = self._last_good()
         raise NonFiniteLossError(
             f"{what} at step {self.state.global_step + 1} (epoch {self.state.epoch}); "
             "training stopped "
             f"before the bad update was applied{kept}. Lower the learning rate, enable clipping "
-            "(max_grad_norm) or check the data for NaN/inf."
+            "(max_grad_norm) or check the data for NaN/inf (to resume with a new lr, pass "
+            "resume_with_changes=True)."
         )
 
     def _end_epoch(self) -> None:
@@ -501,178 +470,6 @@ class Trainer:
             cb.on_fit_end(self)
         self.model.eval()
         return self.state
-
-    # --------------------------------------------------------------------------- checkpoints
-    def save_checkpoint(self) -> Path | None:
-        """Write ``output_dir/checkpoint-<step>`` (main process only); returns its path.
-
-        Raises:
-            NonFiniteLossError: the state holds NaN/inf; nothing is written.
-        """
-        if self.output_dir is None:
-            raise ValueError("save_checkpoint needs args.output_dir")
-        if not self.dist.is_main:
-            return None
-        model_state = _trainable_state(self.model)
-        optimizer_state = {
-            f"{i}.{key}": value
-            for i, per_param in enumerate(self.optimizer.state.values())
-            for key, value in per_param.items()
-            if isinstance(value, torch.Tensor)
-        }
-        self._refuse_non_finite(
-            {"model": model_state, "best": self.best_state or {}, "optimizer": optimizer_state},
-            f"checkpoint-{self.state.global_step}",
-        )
-        self.run_id = self.run_id or uuid.uuid4().hex[:12]
-        return save_trainer_checkpoint(
-            self.output_dir,
-            model_state=model_state,
-            best_state=self.best_state,
-            optimizer=self.optimizer,
-            scheduler=self.scheduler,
-            scaler_state=self.scaler.state_dict() if self.scaler else None,
-            state=self.state,
-            rng=capture_rng_state(),
-            total_limit=self.args.save_total_limit,
-            run_id=self.run_id,
-            training_args=self.args.to_dict(),
-            data=self._data_record(),
-        )
-
-    def _refuse_non_finite(
-        self, parts: Mapping[str, Mapping[str, torch.Tensor]], what: str
-    ) -> None:
-        bad = [
-            f"{part}:{name}" for part, state in parts.items() for name in non_finite_tensors(state)
-        ]
-        if bad:
-            raise NonFiniteLossError(
-                f"NaN/inf in {len(bad)} tensor(s) of the trained state at step "
-                f"{self.state.global_step} ({', '.join(bad[:5])}); {what} was not written"
-                f"{self._last_good()}. Lower the learning rate, enable clipping (max_grad_norm) "
-                "or check the data for NaN/inf."
-            )
-
-    def _data_record(self) -> dict[str, int]:
-        return {"train_examples": len(self.train_dataset), "world_size": self.dist.world_size}
-
-    def _claim_output_dir(self) -> None:
-        """A new run may not mix with another run's checkpoints: refuse, or delete them when
-        ``overwrite_output_dir`` is set."""
-        if self.output_dir is None:
-            return
-        others = [
-            path
-            for _, path in checkpoint_folders(self.output_dir)
-            if self.run_id is None or checkpoint_run_id(path) != self.run_id
-        ]
-        if not others:
-            return
-        names = ", ".join(path.name for path in others[:5]) + (" ..." if len(others) > 5 else "")
-        if not self.args.overwrite_output_dir:
-            raise ValueError(
-                f"output_dir: {self.output_dir} already holds checkpoints of another run "
-                f"({names}); a new run there would mix with them. Continue that run with "
-                "fit(resume_from='latest'), pass TrainingArguments(overwrite_output_dir=True) to "
-                "delete them and start over, or choose another output_dir"
-            )
-        if self.dist.is_main:
-            for path in others:
-                shutil.rmtree(path, ignore_errors=True)
-            warnings.warn(
-                f"overwrite_output_dir: deleted another run's checkpoints in {self.output_dir} "
-                f"({names})",
-                stacklevel=4,
-            )
-
-    def _restore(self, path: Path) -> None:
-        ckpt = load_trainer_checkpoint(path)
-        path, saved_args = ckpt["path"], ckpt["training_args"]
-        changes: list[str] = []
-        if saved_args is None:
-            warnings.warn(
-                f"{path} was saved without its training arguments (by an older version); they "
-                "cannot be compared with the current ones",
-                stacklevel=4,
-            )
-        else:
-            changes = training_args_changes(
-                saved_args, self.args.to_dict(), ckpt["data"], self._data_record()
-            )
-        if changes and not self.args.resume_with_changes:
-            raise ValueError(
-                f"resume_from={str(path)!r}: the training arguments differ from the ones this "
-                f"checkpoint was saved with: {'; '.join(changes)}. Use the saved values for an "
-                "exact resume, or pass TrainingArguments(resume_with_changes=True) to continue "
-                "with the new ones (the learning-rate schedule is then rebuilt over the new "
-                "number of steps)"
-            )
-        _load_trainable_state(self.model, ckpt["model"])
-        try:
-            if changes:
-                self._load_optimizer_with_changes(ckpt, saved_args)
-            else:
-                self.optimizer.load_state_dict(ckpt["optimizer"])
-                self.scheduler.load_state_dict(ckpt["scheduler"])
-        except (KeyError, ValueError) as err:
-            raise ValueError(
-                f"resume_from={str(path)!r}: its optimizer state does not fit this model's "
-                f"parameter groups ({type(err).__name__}: {err})"
-            ) from err
-        if self.scaler is not None and ckpt["grad_scaler"]:
-            self.scaler.load_state_dict(ckpt["grad_scaler"])
-        self.state = ckpt["state"]
-        self.best_state = ckpt["best"]
-        self.run_id = ckpt["run_id"] or uuid.uuid4().hex[:12]
-        restore_rng_state(*ckpt["rng"])
-        if changes:
-            old_batch = saved_args.get("batch_size", self.args.batch_size)
-            if old_batch != self.args.batch_size:  # keep the position in examples, not batches
-                consumed = self.state.batch_in_epoch * old_batch
-                self.state.batch_in_epoch = min(
-                    consumed // self.args.batch_size, self.batches_per_epoch
-                )
-            self.state.finished = False
-            self._set_schedule_step(self.state.global_step)
-            warnings.warn(
-                f"resuming {path} with changed training arguments: {'; '.join(changes)}. The new "
-                f"values take effect; the schedule is rebuilt over {self.total_steps} steps "
-                f"(now at step {self.state.global_step})",
-                stacklevel=4,
-            )
-        if self.state.finished:
-            self.should_stop = True
-            warnings.warn(
-                f"{path} is the end of a finished run (step {self.state.global_step}); nothing "
-                "is left to train. To train further, raise max_epochs or max_steps and pass "
-                "resume_with_changes=True",
-                stacklevel=4,
-            )
-
-    def _load_optimizer_with_changes(self, ckpt: dict[str, Any], saved_args: dict) -> None:
-        """Load the saved optimizer moments but keep the new hyper-parameters; a different
-        optimizer starts from fresh moments. The scheduler built in ``__init__`` already covers
-        the new total and is moved to the restored step."""
-        fresh = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
-        if saved_args.get("optimizer") != self.args.optimizer:
-            warnings.warn(
-                f"optimizer changed from {saved_args.get('optimizer')!r} to "
-                f"{self.args.optimizer!r}: its state (moments) starts afresh",
-                stacklevel=5,
-            )
-            return
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        for group, values in zip(self.optimizer.param_groups, fresh):
-            group.update(values)
-
-    def _set_schedule_step(self, step: int) -> None:
-        scheduler = self.scheduler
-        scheduler.last_epoch = step
-        lrs = [base * fn(step) for base, fn in zip(scheduler.base_lrs, scheduler.lr_lambdas)]
-        for group, lr in zip(self.optimizer.param_groups, lrs):
-            group["lr"] = lr
-        scheduler._last_lr = lrs
 
 
 def _check_finite_outputs(outputs: Mapping[str, torch.Tensor]) -> None:
