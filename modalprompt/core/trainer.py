@@ -256,7 +256,9 @@ class Trainer(CheckpointingMixin):
 
     def train_steps(self, num_steps: int) -> TrainerState:
         """Advance ``num_steps`` optimizer steps (crossing epochs as needed), for phase-alternating
-        methods. Evaluation, logging and checkpoints happen as in :meth:`fit`."""
+        methods. Evaluation, logging and checkpoints happen as in :meth:`fit`. Unlike
+        :meth:`fit`, the global random generators are left as training leaves them (the
+        method's own loop draws from them between phases); the first call seeds them."""
         if num_steps < 1:
             raise ValueError(f"num_steps: expected >= 1, got {num_steps}")
         self._start(None)

@@ -81,7 +81,9 @@ class TrainerState:
     """Counters that say exactly where training is.
 
     ``epoch`` is the epoch in progress and ``batch_in_epoch`` the number of its micro-batches
-    already consumed, so a resumed run continues with the very next batch.
+    already consumed, so a resumed run continues with the very next batch. ``finished`` is set
+    when ``fit`` ended (all steps done or early stopping): resuming such a checkpoint trains
+    nothing.
     """
 
     global_step: int = 0

@@ -213,6 +213,29 @@ def test_a_checkpoint_with_inf_is_never_written_or_named(tmp_path):
     )
 
 
+def test_a_diverging_run_names_only_a_finite_checkpoint(tmp_path):
+    """The issue's case: SGD at lr 1e6 drives BatchNorm's running_var to inf before the loss."""
+    trainer = mp.Trainer(
+        _model("full_finetune"),
+        _args(
+            output_dir=str(tmp_path),
+            optimizer="sgd",
+            lr=1e6,
+            max_grad_norm=None,
+            save_every=1,
+            save_total_limit=100,
+        ),
+        train_data=make_dataset(),
+    )
+    with pytest.raises(NonFiniteLossError, match=r"running_var.*last good checkpoint is") as err:
+        trainer.fit()
+    named = str(err.value).split("last good checkpoint is ")[1].split(". ")[0]
+    for folder in tmp_path.glob("checkpoint-*"):
+        state = load_tensors(folder / "model.safetensors")
+        assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+    assert (tmp_path / named.rsplit("/", 1)[1]).is_dir()
+
+
 def test_nan_in_evaluation_data_is_an_error_naming_the_examples():
     data = make_dataset(20, seed=1)
     data.tensors[0][[3, 11]] = float("nan")
