@@ -215,7 +215,16 @@ def _build(run: RunFile, method: str):
 
     start = time.perf_counter()
     _say(f"building task {run['task']} for {method} (data and backbone)")
-    task = get_task(run["task"], method=method, **(run.get("task_args") or {}))
+    try:
+        task = get_task(run["task"], method=method, **(run.get("task_args") or {}))
+    except (FileNotFoundError, ValueError) as err:
+        message = str(err)
+        if not message.startswith("task_args"):
+            raise
+        key = message.split(":", 1)[0].removeprefix("task_args").strip(".").split("/")[0]
+        raise run.error(message, "task_args", key) from None
+    except ImportError as err:
+        raise SystemExit(f"task {run['task']!r} needs a package that is missing: {err}") from None
     sizes = ", ".join(
         f"{name} {len(data)}"
         for name, data in (

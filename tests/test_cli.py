@@ -181,6 +181,16 @@ def test_task_argument_type_and_name(tmp_path):
     assert "run.yaml:4" in message and "allowed" in message and "num_train" in message
 
 
+def test_task_argument_value_and_missing_folder(tmp_path):
+    message = _fails(tmp_path, GOOD + "task_args:\n  num_train: 0\n")
+    assert "run.yaml:4" in message and "num_train" in message and ">= 1" in message
+    missing = tmp_path / "nowhere"
+    message = _fails(
+        tmp_path, f"method: idpt\ntask: pointcloud/shrec11\ntask_args:\n  root: {missing}\n"
+    )
+    assert "run.yaml:4" in message and "task_args.root" in message and "train.npz" in message
+
+
 def test_config_type_and_unknown_field(tmp_path):
     message = _fails(tmp_path, GOOD + "config:\n  head_layers: two\n")
     assert "run.yaml:4" in message and "head_layers" in message and "integer" in message
