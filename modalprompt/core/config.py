@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from modalprompt.core.io import atomic_write_json
+from modalprompt.core.io import atomic_write_json, read_json
 
 C = TypeVar("C", bound="PromptConfig")
 
@@ -96,8 +95,15 @@ class PromptConfig:
 
     @classmethod
     def from_json(cls: type[C], path: str | Path) -> C:
-        with open(path, encoding="utf-8") as handle:
-            return cls.from_dict(json.load(handle))
+        """Read a config written by :meth:`to_json`; a syntax error names the file and line,
+        and anything but a JSON object is refused naming the file."""
+        data = read_json(path)
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"{path}: expected a JSON object of {cls.__name__} fields, got "
+                f"{type(data).__name__} {str(data)[:60]}"
+            )
+        return cls.from_dict(data)
 
     def replace(self: C, **changes: Any) -> C:
         """A copy with some fields changed (validated again)."""

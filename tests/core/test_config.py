@@ -76,3 +76,13 @@ def test_unknown_keys_list_the_valid_ones():
 
 def test_ints_are_accepted_for_floats_and_stored_as_float():
     assert DemoConfig(lr=1).lr == 1.0 and isinstance(DemoConfig(lr=1).lr, float)
+
+
+def test_from_json_names_the_file_and_line_of_a_bad_file(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{\n  "alpha": 1,\n  oops\n}')
+    with pytest.raises(ValueError, match=r"c\.json: not valid JSON \(line 3"):
+        DemoConfig.from_json(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"c\.json: expected a JSON object of DemoConfig fields"):
+        DemoConfig.from_json(path)
