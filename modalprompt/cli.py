@@ -458,9 +458,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _benchmarks_dir() -> Path | None:
     """``$MODALPROMPT_BENCHMARKS``, or ``benchmarks/`` of the source checkout this runs from."""
     env = os.environ.get("MODALPROMPT_BENCHMARKS")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parent.parent / "benchmarks")
-    return next((c for c in candidates if c.is_dir()), None)
+    if env:
+        return Path(env) if Path(env).is_dir() else None
+    checkout = Path(__file__).resolve().parent.parent  # site-packages in a regular install
+    if (checkout / "pyproject.toml").is_file() and (checkout / "benchmarks").is_dir():
+        return checkout / "benchmarks"
+    return None
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
