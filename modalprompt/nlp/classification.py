@@ -58,10 +58,13 @@ class PromptCollator:
         label_key: the example key holding the label (examples without it give no ``labels``).
         label_map: optional mapping raw label → class index (e.g. ``{"entailment": 0, ...}``);
             without it labels must already be integers.
+        pad_to_max_length: pad every batch to ``max_length`` (EPT's position-wise offset needs a
+            fixed length; step times then compare like with like), not to the batch's longest.
 
     Examples are mappings with ``text_a`` and, as the template needs, ``text_b`` / ``meta``.
     The returned batch holds ``input_ids``, ``attention_mask``, ``soft_ids`` (all (B, L)),
-    ``mask_positions`` (B,), ``labels`` (B,) and ``num_truncated`` (B,).
+    ``mask_positions`` (B,), ``labels`` (B,) and ``num_truncated`` (B,). A decoder template's
+    batches are padded on the left, so every row's answer position is the last column.
     """
 
     def __init__(
@@ -70,9 +73,11 @@ class PromptCollator:
         max_length: int = 128,
         label_key: str = "label",
         label_map: Mapping[Any, int] | None = None,
+        pad_to_max_length: bool = False,
     ) -> None:
-        if max_length < 3:
-            raise ValueError(f"max_length must be >= 3, got {max_length}")
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3:
+            raise ValueError(f"max_length: expected an integer >= 3, got {max_length!r}")
+        self.pad_to_max_length = bool(pad_to_max_length)
         self.template = template
         self.max_length = max_length
         self.label_key = label_key
@@ -88,22 +93,29 @@ class PromptCollator:
         return int(raw)
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, Tensor]:
+        if not examples:
+            raise ValueError("examples: PromptCollator got an empty batch")
         encoded = [self.template.encode(e, self.max_length) for e in examples]
         length = max(len(e.input_ids) for e in encoded)
+        if self.pad_to_max_length:
+            length = self.max_length
         b = len(encoded)
         input_ids = torch.full((b, length), self.pad_id, dtype=torch.long)
         attention = torch.zeros((b, length), dtype=torch.long)
         soft_ids = torch.full((b, length), -1, dtype=torch.long)
+        left = self.template.decoder  # a decoder reads the answer at the last column
         for i, e in enumerate(encoded):
             n = len(e.input_ids)
-            input_ids[i, :n] = torch.tensor(e.input_ids)
-            attention[i, :n] = 1
-            soft_ids[i, :n] = torch.tensor(e.soft_ids)
+            cols = slice(length - n, length) if left else slice(0, n)
+            input_ids[i, cols] = torch.tensor(e.input_ids)
+            attention[i, cols] = 1
+            soft_ids[i, cols] = torch.tensor(e.soft_ids)
+        shift = [length - len(e.input_ids) if left else 0 for e in encoded]
         batch = {
             "input_ids": input_ids,
             "attention_mask": attention,
             "soft_ids": soft_ids,
-            "mask_positions": torch.tensor([e.mask_position for e in encoded]),
+            "mask_positions": torch.tensor([e.mask_position + s for e, s in zip(encoded, shift)]),
             "num_truncated": torch.tensor([e.num_truncated for e in encoded]),
         }
         if all(ex.get(self.label_key) is not None for ex in examples):

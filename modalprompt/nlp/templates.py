@@ -24,6 +24,13 @@ one at a time, until it fits; the template tokens and the mask are never cut. Th
 Byte-level BPE tokenizers (RoBERTa, GPT-2) are sensitive to leading spaces: every piece that
 follows whitespace in the template is encoded with a leading space, as the word would be inside
 a sentence.
+
+**Decoders** (causal LMs, as OpenPrompt runs GPT-2): the answer is the next token after the
+template, so ``{mask}`` must be the template's last part (a ``ValueError`` otherwise) and no mask
+token is inserted; ``EncodedPrompt.mask_position`` is then the last position, whose next-token
+distribution holds the answer. With ``chat=True`` the filled-in template (without the final
+``{mask}``) becomes the user turn of the tokenizer's chat template and the answer is the first
+token of the assistant turn. Truncation never cuts the template, the chat wrapper or the slot.
 """
 
 from __future__ import annotations
@@ -87,8 +94,17 @@ def parse_template(text: str) -> list[TemplatePart]:
             parts.append(TemplatePart("text", literal.strip(), literal[:1].isspace()))
         literal = ""
 
+    def raw(segment: str) -> str:
+        if "{" in segment or "}" in segment:
+            raise ValueError(
+                f"template: unbalanced brace in {text!r} near {segment.strip()!r}; placeholders "
+                "are {text_a}, {text_b}, {mask}, {soft}, {soft:words}, {meta:key}; write a "
+                "literal brace as {{ or }}"
+            )
+        return segment
+
     for match in _FIELD.finditer(text):
-        literal += text[pos : match.start()]
+        literal += raw(text[pos : match.start()])
         pos = match.end()
         token = match.group(0)
         if token in ("{{", "}}"):
@@ -112,7 +128,7 @@ def parse_template(text: str) -> list[TemplatePart]:
                 f"template: unknown placeholder {{{name}}}; expected one of {{text_a}}, "
                 "{text_b}, {mask}, {soft}, {soft:init words}, {meta:key}"
             )
-    literal += text[pos:]
+    literal += raw(text[pos:])
     flush()
     n_mask = sum(p.kind == "mask" for p in parts)
     if n_mask != 1:
@@ -133,12 +149,36 @@ class Template:
         soft_init_ids: per soft token, the vocabulary id it is initialised from, or -1 (random).
     """
 
-    def __init__(self, text: str, tokenizer: Any) -> None:
-        if getattr(tokenizer, "mask_token_id", None) is None:
-            raise ValueError("tokenizer: expected a tokenizer with a mask token (a masked LM's)")
+    def __init__(
+        self,
+        text: str,
+        tokenizer: Any,
+        *,
+        decoder: bool | None = None,
+        chat: bool = False,
+        system: str | None = None,
+    ) -> None:
+        has_mask = getattr(tokenizer, "mask_token_id", None) is not None
+        self.decoder = (not has_mask) if decoder is None else bool(decoder)
+        if not self.decoder and not has_mask:
+            raise ValueError(
+                "tokenizer: a masked-LM template needs a tokenizer with a mask token; for a "
+                "causal LM pass decoder=True (the answer slot is then the next token)"
+            )
+        if chat and not self.decoder:
+            raise ValueError("chat: the chat template is for decoders (decoder=True)")
         self.text = text
         self.tokenizer = tokenizer
+        self.chat = chat
         self.parts = parse_template(text)
+        if self.decoder and self.parts[-1].kind != "mask":
+            slot = next(i for i, p in enumerate(self.parts) if p.kind == "mask")
+            after = self.parts[slot + 1]
+            raise ValueError(
+                f"template: for a decoder the answer slot {{mask}} must come last (the answer is "
+                f"the next token after the template); found {after.kind} {after.value!r} after "
+                f"it in {text!r}"
+            )
         self._bpe_space = tokenizer.tokenize(" a") != tokenizer.tokenize("a")
         self._fixed: list[list[int]] = []
         self.soft_init_ids: list[int] = []
@@ -159,13 +199,39 @@ class Template:
         # The tokenizer's own special tokens around one sequence ([CLS] .. [SEP], <s> .. </s>),
         # found by encoding the mask alone (transformers 5 dropped build_inputs_with_special_tokens
         # from the fast tokenizers).
-        probe = list(tokenizer(tokenizer.mask_token, add_special_tokens=True)["input_ids"])
-        at = probe.index(tokenizer.mask_token_id)
-        self._prefix, self._suffix = probe[:at], probe[at + 1 :]
+        if self.decoder:
+            self._prefix, self._suffix = self._decoder_wrapper(chat, system)
+        else:
+            probe = list(tokenizer(tokenizer.mask_token, add_special_tokens=True)["input_ids"])
+            at = probe.index(tokenizer.mask_token_id)
+            self._prefix, self._suffix = probe[:at], probe[at + 1 :]
         self.fields = [p.value for p in self.parts if p.kind in ("field", "meta")]
 
     def __repr__(self) -> str:
-        return f"Template({self.text!r}, num_soft={self.num_soft})"
+        kind = ", decoder=True" + (", chat=True" if self.chat else "") if self.decoder else ""
+        return f"Template({self.text!r}, num_soft={self.num_soft}{kind})"
+
+    def _decoder_wrapper(self, chat: bool, system: str | None) -> tuple[list[int], list[int]]:
+        """Token ids before and after the template body on a decoder: the BOS the tokenizer
+        adds (if any), or the chat template's turns up to the assistant's answer."""
+        tok = self.tokenizer
+        if not chat:  # keep what the tokenizer puts before a text (BOS); never an EOS after it
+            probe = list(tok("a", add_special_tokens=True)["input_ids"])
+            plain = list(tok("a", add_special_tokens=False)["input_ids"])
+            at = next((i for i in range(len(probe)) if probe[i : i + len(plain)] == plain), 0)
+            return probe[:at], []
+        if not getattr(tok, "chat_template", None):
+            raise ValueError("chat: the tokenizer has no chat template")
+        sentinel = "\u2063TEMPLATE\u2063"
+        messages = [{"role": "user", "content": sentinel}]
+        if system is not None:
+            messages.insert(0, {"role": "system", "content": system})
+        rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        before, found, after = rendered.partition(sentinel)
+        if not found:
+            raise ValueError("chat: the tokenizer's chat template drops the user message")
+        encode = lambda t: list(tok(t, add_special_tokens=False)["input_ids"]) if t else []  # noqa: E731
+        return encode(before), encode(after)
 
     def _encode(self, text: str, space: bool) -> list[int]:
         if space and self._bpe_space:
@@ -206,7 +272,8 @@ class Template:
                 pieces.append(list(fixed))
         n_special = len(self._prefix) + len(self._suffix)
         variable = [i for i, p in enumerate(self.parts) if p.kind in ("field", "meta")]
-        total = sum(len(p) for p in pieces) + 1 + n_special  # + 1 for the mask
+        slot = 0 if self.decoder else 1  # a masked LM's mask token takes a position
+        total = sum(len(p) for p in pieces) + slot + n_special
         excess = total - max_length
         truncated = 0
         while excess > 0:
@@ -225,8 +292,9 @@ class Template:
         unk = self.tokenizer.unk_token_id if self.tokenizer.unk_token_id is not None else 0
         for part, ids in zip(self.parts, pieces):
             if part.kind == "mask":
-                body.append(self.tokenizer.mask_token_id)
-                soft.append(-1)
+                if not self.decoder:
+                    body.append(self.tokenizer.mask_token_id)
+                    soft.append(-1)
             elif part.kind == "soft":
                 body.extend([unk] * len(ids))
                 soft.extend(range(soft_index, soft_index + len(ids)))
@@ -236,6 +304,8 @@ class Template:
                 soft.extend([-1] * len(ids))
         input_ids = [*self._prefix, *body, *self._suffix]
         soft_ids = [-1] * len(self._prefix) + soft + [-1] * len(self._suffix)
+        if self.decoder:  # the next-token distribution at the last position holds the answer
+            return EncodedPrompt(input_ids, soft_ids, len(input_ids) - 1, truncated)
         mask_position = [
             i
             for i, (t, s) in enumerate(zip(input_ids, soft_ids))
