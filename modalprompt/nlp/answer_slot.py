@@ -146,6 +146,11 @@ class AnswerSlotClassifier(nn.Module):
         self.model = model
         self.words = words
         self._sequences, self._index = words.continuations()
+        # a plain transformers model: its position limit (prompt models check virtual + real)
+        self._limit = None
+        if getattr(model, "backbone", None) is None and getattr(model, "config", None) is not None:
+            limit = getattr(model.config, "max_position_embeddings", None)
+            self._limit = limit if isinstance(limit, int) else None
 
     @property
     def classes(self) -> list[Any]:
@@ -163,6 +168,12 @@ class AnswerSlotClassifier(nn.Module):
             raise ValueError(
                 f"attention_mask: expected shape {tuple(input_ids.shape)}, got "
                 f"{tuple(attention_mask.shape)}"
+            )
+        longest = max(len(seq) for seq in self._sequences) - 1 if not self.words.single_token else 0
+        if self._limit is not None and input_ids.shape[1] + longest > self._limit:
+            raise ValueError(
+                f"input_ids: {input_ids.shape[1]} tokens (+ {longest} label-word tokens) exceed "
+                f"the model's {self._limit} positions; lower the collator's max_length"
             )
         if bool((attention_mask[:, -1] == 0).any()):
             raise ValueError(

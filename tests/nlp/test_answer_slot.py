@@ -240,3 +240,15 @@ def test_peft_prompt_tuning_goes_through_the_same_scorer(tokenizer):
     full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     words = clf.words.ids[:, 0, 0]
     torch.testing.assert_close(logits[0], F.log_softmax(full[0, -1], -1)[words])
+
+
+def test_input_longer_than_the_positions_is_named(tokenizer):
+    short = tiny_causal_lm("llama", vocab_size=len(tokenizer), max_positions=8)
+    clf = AnswerSlotClassifier(short, AnswerWords(tokenizer, ["terrible", "great"], rule="first"))
+    with pytest.raises(ValueError, match="exceed the model's 8 positions"):
+        clf(torch.ones(1, 9, dtype=torch.long))
+    clf(torch.ones(1, 8, dtype=torch.long))  # exactly at the limit is fine
+    model = mp.get_prompt_model(short, mp.get_config("prompt_tuning", num_virtual_tokens=4))
+    clf = AnswerSlotClassifier(model, clf.words)
+    with pytest.raises(ValueError, match="num_virtual_tokens"):
+        clf(torch.ones(1, 6, dtype=torch.long))
