@@ -1,0 +1,196 @@
+"""Left padding with explicit ``position_ids`` (the Hugging Face batched-generation convention).
+
+A tokenizer with ``padding_side="left"`` plus ``position_ids = attention_mask.cumsum(-1) - 1``
+(padding set to 1, as ``generate`` builds them) makes each row of a batch behave as if it were
+alone and unpadded. With virtual tokens injected, the same must hold: every row of a
+left-padded batch gives the outputs of the row alone, unpadded, with the same prompt. Only right
+padding (and left padding without explicit positions) was tested before (issue 22).
+
+The cases marked ``xfail(strict=True)`` are injection bugs found by these tests and reported to
+the owner of modalprompt/nlp/injection.py; remove the marker with the fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+
+from modalprompt.nlp import testing  # noqa: E402
+from modalprompt.nlp.injection import generate_with_prompt, inject_prompt  # noqa: E402
+from modalprompt.nlp.testing import TINY_CAUSAL_ARCHS  # noqa: E402
+
+N = 3  # virtual tokens
+REAL = (6, 4, 2)  # real tokens per row; rows 1 and 2 are left-padded to 6
+
+tiny_bert = functools.cache(testing.tiny_bert)
+tiny_causal_lm = functools.cache(testing.tiny_causal_lm)
+tiny_t5 = functools.cache(testing.tiny_t5)
+
+
+def _left_padded(vocab: int = 64, pad: int = 0):
+    """(3, 6) ids and mask, left-padded, and the HF position ids for them."""
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(3, vocab, (3, 6), generator=g)
+    mask = torch.ones_like(ids)
+    for row, real in enumerate(REAL):
+        mask[row, : 6 - real] = 0
+        ids[row, : 6 - real] = pad
+    positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
+    return ids, mask, positions
+
+
+def _prompt(hidden: int = 32) -> torch.Tensor:
+    return torch.randn(N, hidden, generator=torch.Generator().manual_seed(1)) * 0.5
+
+
+def _injected_without_warnings(model, prompt, **inputs):
+    """``inject_prompt``, failing on its 'position_ids are ignored' warning: for a
+    left-padded batch, ignored explicit positions are exactly the bug these tests look for."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        return inject_prompt(model, prompt, **inputs)
+
+
+@pytest.mark.parametrize("arch", TINY_CAUSAL_ARCHS)
+def test_decoder_left_padding_with_position_ids_equals_each_row_alone(arch):
+    """Guards the explicit-``position_ids`` path of decoder injection (the virtual tokens take
+    the first real token's position and every real token moves up by ``n``)."""
+    model = tiny_causal_lm(arch)
+    ids, mask, positions = _left_padded()
+    prompt = _prompt()
+    injected = _injected_without_warnings(
+        model, prompt, input_ids=ids, attention_mask=mask, position_ids=positions
+    )
+    with torch.no_grad():
+        logits = injected.text_positions(model(**injected.kwargs).logits)
+    for row, real in enumerate(REAL):
+        alone = inject_prompt(model, prompt, input_ids=ids[row : row + 1, -real:])
+        with torch.no_grad():
+            want = alone.text_positions(model(**alone.kwargs).logits)[0]
+        torch.testing.assert_close(logits[row, -real:], want, atol=1e-5, rtol=1e-5)
+    # the real tokens' positions are the row-alone ones: n, n + 1, ...
+    kw_pos = injected.kwargs["position_ids"]
+    for row, real in enumerate(REAL):
+        torch.testing.assert_close(kw_pos[row, -real:], torch.arange(N, N + real))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="injection.py ignores position_ids for encoders (warning 'position_ids are ignored'), "
+    "so left-padded rows get positions shifted by their padding; reported (issue 22)",
+)
+def test_encoder_left_padding_with_position_ids_equals_each_row_alone():
+    """The plain BERT honours explicit positions (a left-padded row equals the row alone); with
+    virtual tokens injected it must too."""
+    model = tiny_bert()
+    ids, mask, positions = _left_padded(model.config.vocab_size, model.config.pad_token_id)
+    prompt = _prompt()
+    with torch.no_grad():  # the premise: without a prompt, explicit positions make it exact
+        plain = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+        for row, real in enumerate(REAL):
+            alone = model(input_ids=ids[row : row + 1, -real:]).logits[0]
+            torch.testing.assert_close(plain[row, -real:], alone, atol=1e-5, rtol=1e-5)
+    injected = _injected_without_warnings(
+        model, prompt, input_ids=ids, attention_mask=mask, position_ids=positions
+    )
+    with torch.no_grad():
+        logits = injected.text_positions(model(**injected.kwargs).logits)
+    for row, real in enumerate(REAL):
+        alone = inject_prompt(model, prompt, input_ids=ids[row : row + 1, -real:])
+        with torch.no_grad():
+            want = alone.text_positions(model(**alone.kwargs).logits)[0]
+        torch.testing.assert_close(logits[row, -real:], want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="injection.py puts seq2seq virtual tokens at position 0, before the left padding, so "
+    "T5's relative distances between prompt and text grow with the padding; reported (issue 22)",
+)
+def test_seq2seq_left_padding_equals_each_row_alone():
+    """T5's encoder is padding-invariant on its own (relative positions, padding masked); with
+    virtual tokens its left-padded rows must still equal the rows alone."""
+    model = tiny_t5()
+    ids, mask, _ = _left_padded()
+    prompt = _prompt()
+    start = torch.zeros(3, 1, dtype=torch.long)
+    with torch.no_grad():  # the premise: the plain encoder ignores left padding
+        plain = model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        for row, real in enumerate(REAL):
+            alone = model.encoder(input_ids=ids[row : row + 1, -real:]).last_hidden_state[0]
+            torch.testing.assert_close(plain[row, -real:], alone, atol=1e-5, rtol=1e-5)
+    injected = inject_prompt(
+        model, prompt, input_ids=ids, attention_mask=mask, decoder_input_ids=start
+    )
+    with torch.no_grad():
+        out = model(**injected.kwargs)
+    encoded = injected.text_positions(out.encoder_last_hidden_state)
+    for row, real in enumerate(REAL):
+        alone = inject_prompt(
+            model, prompt, input_ids=ids[row : row + 1, -real:], decoder_input_ids=start[:1]
+        )
+        with torch.no_grad():
+            single = model(**alone.kwargs)
+        want = alone.text_positions(single.encoder_last_hidden_state)[0]
+        torch.testing.assert_close(encoded[row, -real:], want, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(out.logits[row], single.logits[0], atol=1e-5, rtol=1e-5)
+
+
+def _greedy_alone(model, prompt, ids, steps):
+    """Reference: each row alone and unpadded, full recomputation per step (no generate)."""
+    out = []
+    for row, real in enumerate(REAL):
+        seq = ids[row : row + 1, -real:]
+        for _ in range(steps):
+            injected = inject_prompt(model, prompt, input_ids=seq)
+            with torch.no_grad():
+                logits = model(**injected.kwargs, use_cache=False).logits
+            seq = torch.cat([seq, logits[:, -1].argmax(-1, keepdim=True)], 1)
+        out.append(seq[0, -steps:])
+    return torch.stack(out)
+
+
+GENERATE = {"max_new_tokens": 4, "min_new_tokens": 4, "do_sample": False, "pad_token_id": 0}
+
+
+@pytest.mark.parametrize("use_cache", [True, False], ids=["cache", "no_cache"])
+@pytest.mark.parametrize("arch", TINY_CAUSAL_ARCHS)
+def test_generate_left_padded_equals_each_row_alone(arch, use_cache):
+    """Left-padded batched generation (positions from the mask, as generate builds them) gives
+    each row's unpadded greedy continuation, with and without the KV cache."""
+    model = tiny_causal_lm(arch)
+    ids, mask, _ = _left_padded()
+    prompt = _prompt()
+    out = generate_with_prompt(model, prompt, ids, mask, use_cache=use_cache, **GENERATE)
+    assert torch.equal(out[:, :6], ids)
+    assert torch.equal(out[:, 6:], _greedy_alone(model, prompt, ids, 4))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeError,
+    reason="generate_with_prompt passes position_ids (B, L) through to generate unchanged while "
+    "the prefix is (B, n + L): size mismatch; plain generate accepts them; reported (issue 22)",
+)
+@pytest.mark.parametrize("use_cache", [True, False], ids=["cache", "no_cache"])
+@pytest.mark.parametrize("arch", TINY_CAUSAL_ARCHS)
+def test_generate_with_explicit_position_ids_equals_each_row_alone(arch, use_cache):
+    """``model.generate(ids, attention_mask=..., position_ids=...)`` works on the plain model;
+    with a prompt the explicit positions must give the same tokens as each row alone."""
+    model = tiny_causal_lm(arch)
+    ids, mask, positions = _left_padded()
+    prompt = _prompt()
+    plain = model.generate(ids, attention_mask=mask, use_cache=use_cache, **GENERATE)
+    again = model.generate(
+        ids, attention_mask=mask, position_ids=positions, use_cache=use_cache, **GENERATE
+    )
+    assert torch.equal(plain, again)  # the premise
+    out = generate_with_prompt(
+        model, prompt, ids, mask, position_ids=positions, use_cache=use_cache, **GENERATE
+    )
+    assert torch.equal(out[:, 6:], _greedy_alone(model, prompt, ids, 4))
