@@ -17,7 +17,7 @@ import yaml
 
 import modalprompt as mp
 from modalprompt import cli
-from modalprompt.core.tasks import get_task_spec, list_tasks
+from modalprompt.core.tasks import get_task, get_task_spec, list_tasks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_POINTS = {
@@ -189,6 +189,11 @@ def test_task_argument_value_and_missing_folder(tmp_path):
         tmp_path, f"method: idpt\ntask: pointcloud/shrec11\ntask_args:\n  root: {missing}\n"
     )
     assert "run.yaml:4" in message and "task_args.root" in message and "train.npz" in message
+
+
+def test_task_argument_called_name_reaches_the_task(tmp_path):
+    with pytest.raises(FileNotFoundError, match="task_args.root: no NOPE/raw folder"):
+        get_task("graph/tu", name="NOPE", root=str(tmp_path))
 
 
 def test_config_type_and_unknown_field(tmp_path):

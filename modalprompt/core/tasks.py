@@ -163,7 +163,7 @@ def get_task_spec(name: str) -> TaskSpec:
     return _TASKS[name]
 
 
-def check_task_args(name: str, args: Any) -> dict[str, Any]:
+def check_task_args(name: str, args: Any, /) -> dict[str, Any]:
     """Check ``args`` against task ``name``'s signature and annotations (nothing is built).
 
     Raises:
@@ -197,7 +197,7 @@ def check_task_args(name: str, args: Any) -> dict[str, Any]:
     return dict(args)
 
 
-def get_task(name: str, method: str | None = None, **kwargs: Any) -> Task:
+def get_task(name: str, /, method: str | None = None, **kwargs: Any) -> Task:
     """Build task ``name`` with ``kwargs`` (checked first); ``method`` goes to builders that
     declare it. An unknown name lists the known ones."""
     spec = get_task_spec(name)
