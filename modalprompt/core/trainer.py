@@ -42,6 +42,7 @@ from modalprompt.core.seeding import capture_rng_state, restore_rng_state, seed_
 from modalprompt.core.trainer_checkpoint import (
     TrainerState,
     latest_checkpoint,
+    remove_staging_debris,
 )
 from modalprompt.core.trainer_resume import (
     CheckpointingMixin,
@@ -287,6 +288,8 @@ class Trainer(CheckpointingMixin):
             self._claim_output_dir(resuming=False)
             self.run_id = self.run_id or uuid.uuid4().hex[:12]
             seed_everything(self.args.seed, self.args.deterministic)
+        if self.output_dir is not None and self.dist.is_main:
+            remove_staging_debris(self.output_dir)  # folders of saves killed mid-write
         for cb in self.callbacks:
             cb.on_fit_start(self)
 

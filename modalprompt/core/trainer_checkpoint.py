@@ -45,6 +45,7 @@ __all__ = [
     "load_trainer_checkpoint",
     "latest_checkpoint",
     "checkpoint_folders",
+    "remove_staging_debris",
     "checkpoint_run_id",
     "training_args_changes",
     "non_finite_tensors",
@@ -54,6 +55,7 @@ __all__ = [
 
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 _OLD = re.compile(r"^\.checkpoint-(\d+)\.old$")  # left by a save killed between its renames
+_STAGING = re.compile(r"^\.checkpoint-\d+\.[A-Za-z0-9_]{8}$")  # left by a save killed mid-write
 STATE_NAME = "trainer_state.json"
 _FILES = ("model.safetensors", "optimizer.safetensors", "rng.safetensors", STATE_NAME)
 
@@ -206,6 +208,16 @@ def checkpoint_folders(directory: str | Path) -> list[tuple[int, Path]]:
         elif old and child.is_dir() and f"checkpoint-{old.group(1)}" not in names:
             found.append((int(old.group(1)), child))
     return sorted(found)
+
+
+def remove_staging_debris(directory: str | Path) -> None:
+    """Delete the hidden ``.checkpoint-<step>.<random>`` folders of saves killed before their
+    rename (incomplete by construction; a complete checkpoint is never among them)."""
+    directory = Path(directory)
+    if directory.is_dir():
+        for child in directory.iterdir():
+            if _STAGING.match(child.name) and child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
 
 
 def checkpoint_run_id(path: str | Path) -> str | None:
