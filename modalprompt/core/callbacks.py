@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modalprompt.core.io import atomic_write_bytes
+
 if TYPE_CHECKING:
     from modalprompt.core.trainer import Trainer
 
@@ -72,7 +74,12 @@ class LambdaCallback(Callback):
 
 class MetricsLogger(Callback):
     """Appends every training log and evaluation to ``<output_dir>/metrics.jsonl`` (and to
-    TensorBoard when it is installed); only on the main process."""
+    TensorBoard when it is installed); only on the main process.
+
+    The file holds one run's records, each step once: a resumed run first drops the records a
+    killed run wrote after the checkpoint it resumes from (they are logged again), and a new
+    run moves an earlier run's file aside to ``metrics.previous-<k>.jsonl``.
+    """
 
     def __init__(self, output_dir: str | Path, tensorboard: bool = True) -> None:
         self.path = Path(output_dir) / "metrics.jsonl"
@@ -81,12 +88,32 @@ class MetricsLogger(Callback):
 
     def _on_fit_start(self, trainer):
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_file():
+            step = trainer.state.global_step
+            if step == 0:
+                k = 1
+                while self.path.with_name(f"metrics.previous-{k}.jsonl").exists():
+                    k += 1
+                self.path.rename(self.path.with_name(f"metrics.previous-{k}.jsonl"))
+            else:
+                self._keep_until(step)
         if self.want_tensorboard and self.writer is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
                 return
             self.writer = SummaryWriter(str(self.path.parent / "tensorboard"))
+
+    def _keep_until(self, step: int) -> None:
+        """Drop the records after ``step`` (lines that do not parse are dropped too)."""
+        kept = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    kept.append(line + "\n")
+            except (ValueError, AttributeError):
+                continue
+        atomic_write_bytes(self.path, "".join(kept).encode("utf-8"))
 
     def _write(self, record: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:

@@ -4,6 +4,7 @@ Each test failed before its fix: reused output folders, resumes with changed set
 checkpoints, corrupt files, oversized warmup, missing default checkpoints, the caller's RNG.
 """
 
+import json
 import random
 import shutil
 import warnings
@@ -352,6 +353,31 @@ def test_default_arguments_checkpoint_every_epoch_so_a_killed_run_resumes(tmp_pa
     resumed = _model()
     trainer = _fit(resumed, "latest", output_dir=str(tmp_path / "run"), max_epochs=3)
     assert trainer.state.global_step == 18 and _equal(_head(resumed), _head(reference))
+
+
+def test_metrics_log_holds_each_step_once_across_a_kill_and_a_new_run(tmp_path):
+    with pytest.raises(_Stop):
+        mp.Trainer(
+            _model(),
+            _args(output_dir=str(tmp_path), log_every=1),
+            train_data=make_dataset(),
+            eval_data=make_dataset(20, seed=1),
+            callbacks=[_stop_at(9)],
+        ).fit()
+    trainer = mp.Trainer(
+        _model(),
+        _args(output_dir=str(tmp_path), log_every=1),
+        train_data=make_dataset(),
+        eval_data=make_dataset(20, seed=1),
+    )
+    trainer.fit(resume_from="latest")
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["split"] == "train"] == list(range(1, 13))
+    assert [r["step"] for r in records if r["split"] == "eval"] == [6, 12]
+    with pytest.warns(UserWarning, match="deleted another run"):
+        _fit(_model(), output_dir=str(tmp_path), overwrite_output_dir=True, log_every=1)
+    assert (tmp_path / "metrics.previous-1.jsonl").read_text().count("\n") == len(records)
+    assert (tmp_path / "metrics.jsonl").read_text().count('"train"') == 12
 
 
 def test_nothing_to_resume_from_says_so(tmp_path):
