@@ -397,10 +397,12 @@ def tag(
     num_layers: int = 2,
     heads: int = 4,
     template: str = "this paper has a topic on {}",
+    text_cache: str | None = None,
     checkpoint: str | None = None,
 ) -> Task:
     """:func:`~modalprompt.graph.tag.loaders.load_tag_cora`, node texts embedded by a
-    sentence-transformers folder (default the installed all-MiniLM-L6-v2), encoder 384 wide."""
+    sentence-transformers folder (default the installed all-MiniLM-L6-v2), encoder 384 wide;
+    ``text_cache`` (a safetensors file) keeps the text embeddings for the next run (``eval``)."""
     from modalprompt.graph.graphclip.encoder import GraphClipEncoder
     from modalprompt.graph.graphclip.text import CachedTextEmbedder, SentenceTransformerEncoder
     from modalprompt.graph.tag.loaders import load_tag_cora
@@ -416,8 +418,8 @@ def tag(
         raise FileNotFoundError(f"task_args.text_encoder: {text_encoder} is not a folder")
     _check_file(checkpoint)
     cora = load_tag_cora(folder, max_chars=max_chars)
-    embed = CachedTextEmbedder(SentenceTransformerEncoder(text_encoder))
-    dim = int(embed(["x"]).shape[-1])
+    embed = CachedTextEmbedder(SentenceTransformerEncoder(text_encoder), cache_file=text_cache)
+    dim = embed.dim
     torch.manual_seed(split_seed)
     encoder = GraphClipEncoder(dim, hidden=hidden, out_dim=dim, num_layers=num_layers, heads=heads)
     encoder = load_gnn_state(encoder, checkpoint)
