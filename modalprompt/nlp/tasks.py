@@ -336,7 +336,8 @@ def emerging_nlp(
 ) -> Task:
     """Emerging NLP's ``train_set.csv`` / ``test_set.csv`` with the official retrieved label terms
     and scores (:func:`~modalprompt.nlp.sciprompt.terms.read_label_terms`); ``shots`` training
-    abstracts per class, ``val_shots`` more for validation."""
+    abstracts per class, ``val_shots`` more for validation; the other training abstracts are
+    PCP's unlabelled pool."""
     import csv
 
     from modalprompt.nlp.sciprompt.config import SciPromptConfig
@@ -370,7 +371,12 @@ def emerging_nlp(
     splits = {"train": train, "dev": dev or None, "test": _subset(data["test"], test_size)}
     template = SciPromptConfig.template
     words = terms.terms if method == "sciprompt" else [t[:1] for t in terms.terms]
-    return _text_task(method, folder, splits, template, words, max_length, terms.scores, classes)
+    chosen = {id(e) for e in train + dev}
+    pool = [{"text_a": e["text_a"]} for e in data["train"] if id(e) not in chosen]
+    return _text_task(
+        method, folder, splits, template, words, max_length, terms.scores, classes,
+        extras={"unlabeled": pool},
+    )  # fmt: skip
 
 
 # -------------------------------------------------------------------------------- relations
