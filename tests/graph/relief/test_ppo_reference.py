@@ -340,3 +340,50 @@ def test_gae_with_distinct_gamma_and_lambda_through_collect():
     normalised = (want_adv - want_adv.mean()) / want_adv.std(unbiased=False)
     torch.testing.assert_close(out.advantages, normalised, rtol=1e-5, atol=1e-6)
     assert out.raw_return == pytest.approx((1.0 + 2.0 - 1.0 + -0.5 + 0.25) / 2)
+
+
+def test_gae_and_reward_normalisation_through_a_real_prompt_rollout():
+    """The same definition through the real environment (GNN, head, graphs of different sizes,
+    so episodes end at different steps) with running reward normalisation on: the recorded
+    per-step rewards, normalised by the running statistics, give the collected returns."""
+    from torch_geometric.data import Batch
+
+    from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn
+
+    torch.manual_seed(0)
+    config = mp.get_config(
+        "relief", num_outputs=1, max_nodes=12, ensemble_size=1, gamma=0.8, gae_lambda=0.6
+    )
+    model = mp.get_prompt_model(tiny_gnn(), config)
+    ppo = HybridPPO(model.policy, model.critic, config)
+    env = model.make_rollout()
+    recorded = []
+    step = env.step
+
+    def recording_step(node, z):
+        out = step(node, z)
+        recorded.append((out[2].clone(), out[4].clone()))  # reward, active
+        return out
+
+    env.step = recording_step
+    batch = Batch.from_data_list(procedural_graphs(5))
+    out = ppo.collect(env, batch, 0, torch.Generator().manual_seed(0))
+
+    rewards = torch.stack([r for r, _ in recorded])  # (T, B)
+    active = torch.stack([a for _, a in recorded])
+    sizes = torch.bincount(batch.batch).tolist()
+    assert active.sum(0).tolist() == sizes  # one step per node, from t = 0
+    raw = rewards[active]
+    n = raw.numel()
+    assert float(ppo.reward_stats.mean) == pytest.approx(float(raw.mean()) * n / (n + 1e-4))
+    scale = float(ppo.reward_stats.var) ** 0.5 + 1e-8
+    normalised = (rewards - float(ppo.reward_stats.mean)) / scale
+
+    values = torch.zeros_like(rewards)
+    values[active] = out.values
+    want = torch.zeros_like(rewards)
+    for b, length in enumerate(sizes):
+        r, v = normalised[:length, b].tolist(), values[:length, b].tolist()
+        adv = _reference_gae(r, v, 0.8, 0.6)
+        want[:length, b] = torch.tensor([a + x for a, x in zip(adv, v)])
+    torch.testing.assert_close(out.returns, want[active], rtol=1e-4, atol=1e-5)
