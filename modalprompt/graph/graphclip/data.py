@@ -49,8 +49,15 @@ def subgraph_pairs(
     row = torch.full((tag.num_nodes,), -1, dtype=torch.long)
     row[torch.tensor(used, dtype=torch.long)] = torch.arange(len(used))
     node_x = embed([tag.texts[i] for i in used])  # (len(used), d)
-    graphs, summaries = [], []
+    graphs = []
     y = tag.data.y
+    node_texts = [[tag.texts[i] for i in nodes.tolist()] for nodes, _, _ in subs]
+    if summariser is None:
+        summaries = None
+    elif callable(getattr(summariser, "summarise_many", None)):  # batched (LLM), cached
+        summaries = summariser.summarise_many(node_texts)
+    else:
+        summaries = [summariser(texts) for texts in node_texts]
     for nodes, edges, _ in subs:
         graphs.append(
             Data(
@@ -61,12 +68,10 @@ def subgraph_pairs(
                 num_nodes=int(nodes.numel()),
             )
         )
-        if summariser is not None:
-            summary = summariser([tag.texts[i] for i in nodes.tolist()])
-            if not isinstance(summary, str) or not summary.strip():
-                raise ValueError(
-                    f"summariser: returned an empty summary ({summary!r}) for the subgraph of "
-                    f"node {int(nodes[0])}; a graph-summary pair needs text"
-                )
-            summaries.append(summary)
-    return graphs, (embed(summaries) if summariser is not None else None)
+    for summary, (nodes, _, _) in zip(summaries or [], subs):
+        if not isinstance(summary, str) or not summary.strip():
+            raise ValueError(
+                f"summariser: returned an empty summary ({summary!r}) for the subgraph of "
+                f"node {int(nodes[0])}; a graph-summary pair needs text"
+            )
+    return graphs, (embed(summaries) if summaries is not None else None)
