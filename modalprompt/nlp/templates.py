@@ -141,7 +141,12 @@ class Template:
 
     Args:
         text: the template in the mini-language of this module, e.g. ``"{text_a} It was {mask} ."``.
-        tokenizer: any Hugging Face (fast or slow) tokenizer with a mask token.
+        tokenizer: any Hugging Face (fast or slow) tokenizer; a masked LM's has a mask token.
+        decoder: ``True`` for a causal LM (the answer is the next token after the template);
+            ``None`` guesses from the tokenizer (no mask token: a decoder). Pass it explicitly
+            for decoders whose tokenizer defines a mask token anyway (Gemma 3's does).
+        chat: decoders only: wrap the filled-in template in the tokenizer's chat template.
+        system: with ``chat``: a system message (None: the chat template's default, if any).
 
     Attributes:
         parts: the parsed template.
