@@ -12,9 +12,9 @@ It checks, in order:
 2. ``model.train()`` leaves a frozen backbone in eval mode with no parameter requiring grad;
 3. a training step gives a finite scalar loss, gradients never reach the frozen backbone,
    EVERY trainable parameter receives a non-zero gradient and is changed by one optimizer step
-   (unless that step is below its float precision) (a method exempts parameters that by design get no gradient in one step by a class
-   attribute ``gradient_exemptions = {"fnmatch pattern": "reason"}``; the failure message lists
-   the offending parameters and the declared exemptions);
+   (unless that step is below its float precision); a method exempts parameters that by design
+   get no gradient in one step with a class attribute ``gradient_exemptions = {"fnmatch
+   pattern": "reason"}``, and the failure message lists the offenders and the exemptions;
 4. after the step every backbone tensor (parameters and buffers, BatchNorm statistics
    included) is bitwise unchanged;
 5. ``save_pretrained`` → ``from_pretrained`` on the same backbone gives identical outputs in
