@@ -144,8 +144,12 @@ def load_prompt_model(
             f"{directory / CONFIG_NAME}: expected a JSON object with a 'method' name, got "
             f"{str(raw)[:80]}"
         )
-    spec = get_method_spec(raw["method"])
-    config = spec.config_cls.from_dict(raw)
+    try:
+        spec = get_method_spec(raw["method"])
+        config = spec.config_cls.from_dict(raw)
+    except (KeyError, ValueError, TypeError) as err:
+        message = err.args[0] if err.args else err
+        raise CorruptFileError(f"{directory / CONFIG_NAME}: {message}") from err
     model_cls = spec.model_class()
 
     saved = _read_fingerprint(directory / FINGERPRINT_NAME)
@@ -164,7 +168,10 @@ def load_prompt_model(
         )
     model = model_cls.build(backbone, config, **kwargs)
     state = load_tensors(directory / WEIGHTS_NAME, device="cpu")
-    model.load_prompt_state_dict(state)
+    try:
+        model.load_prompt_state_dict(state)
+    except ValueError as err:
+        raise CorruptFileError(f"{directory / WEIGHTS_NAME}: {err}") from err
     return model.to(module_device(backbone)).eval()  # like transformers: loaded models are in eval
 
 

@@ -183,7 +183,10 @@ class CheckpointingMixin:
                 "with the new ones (the learning-rate schedule is then rebuilt over the new "
                 "number of steps)"
             )
-        _load_trainable_state(self.model, ckpt["model"])
+        try:
+            _load_trainable_state(self.model, ckpt["model"])
+        except ValueError as err:
+            raise ValueError(f"resume_from={str(path)!r}: model.safetensors: {err}") from err
         try:
             if changes:
                 self._load_optimizer_with_changes(ckpt, saved_args)

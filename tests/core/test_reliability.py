@@ -287,6 +287,24 @@ def test_load_errors_name_the_file_and_what_was_expected(tmp_path):
         mp.PromptModel.from_pretrained(make_backbone(), folder)
 
 
+def test_a_config_or_state_that_does_not_fit_names_its_file(tmp_path):
+    from modalprompt.core.io import atomic_save_tensors, write_manifest
+
+    model, folder = _saved(tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "num_tokens": 3}))
+    write_manifest(folder)  # consistent files, wrong content
+    with pytest.raises(CorruptFileError, match=r"config\.json: .*unknown key.*num_tokens"):
+        mp.PromptModel.from_pretrained(make_backbone(), folder)
+    (folder / "config.json").write_text(json.dumps(config))
+    atomic_save_tensors(
+        folder / "prompt.safetensors", {**model.prompt_state_dict(), "x": torch.ones(1)}
+    )
+    write_manifest(folder)
+    with pytest.raises(CorruptFileError, match=r"prompt\.safetensors: .*unexpected keys \['x'\]"):
+        mp.PromptModel.from_pretrained(make_backbone(), folder)
+
+
 def test_latest_skips_a_corrupt_newest_checkpoint(tmp_path):
     _fit(_model(), output_dir=str(tmp_path), save_every=2, save_total_limit=3, max_steps=6)
     (tmp_path / "checkpoint-6" / "model.safetensors").write_bytes(b"garbage")
