@@ -398,6 +398,12 @@ def test_metrics_log_holds_each_step_once_across_a_kill_and_a_new_run(tmp_path):
     assert (tmp_path / "metrics.jsonl").read_text().count('"train"') == 12
 
 
+def test_save_every_zero_writes_no_checkpoint_but_the_model(tmp_path):
+    _fit(_model(), output_dir=str(tmp_path), save_every=0)
+    assert not list(tmp_path.glob("checkpoint-*"))
+    assert (tmp_path / "model" / "manifest.json").is_file()
+
+
 def test_nothing_to_resume_from_says_so(tmp_path):
     with pytest.warns(UserWarning, match="nothing to resume from"):
         trainer = _fit(_model(), "latest", output_dir=str(tmp_path))
