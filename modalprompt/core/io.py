@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 __all__ = [
@@ -140,7 +141,7 @@ def load_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[s
         raise FileNotFoundError(f"no safetensors file at {path}")
     try:
         return load_file(str(path), device=str(device))
-    except Exception as err:  # SafetensorError and friends name no file
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:  # they name no file
         raise CorruptFileError(
             f"{path}: not a readable safetensors file ({type(err).__name__}: {err}); the file "
             "is truncated or corrupt"
