@@ -65,9 +65,11 @@ class BayesPromptModel(PromptModel):
     config_class = BayesPromptConfig
     train_backbone = True
     gradient_exemptions = {  # see core.testing.check_prompt_model
-        "backbone.cls.predictions*bias": "the answer logits read the decoder's input (hidden "
+        "backbone.cls.predictions.bias": "the answer logits read the decoder's input (hidden "
         "state times answer embeddings + answer_bias), never the MLM decoder's vocabulary bias",
-        "backbone.lm_head*bias": "as above, RoBERTa-style naming of the MLM decoder's bias",
+        "backbone.cls.predictions.decoder.bias": "the same tensor under its tied name",
+        "backbone.lm_head.bias": "as above, RoBERTa-style naming of the MLM decoder's bias",
+        "backbone.lm_head.decoder.bias": "the same tensor under its tied name",
     }
 
     def __init__(self, backbone: nn.Module, config: BayesPromptConfig) -> None:
