@@ -23,6 +23,7 @@ __all__ = [
     "PromptForClassification",
     "PromptCollator",
     "check_masked_lm",
+    "is_decoder",
     "load_masked_lm",
 ]
 
@@ -37,15 +38,27 @@ def load_masked_lm(name_or_path: str | Path, **kwargs: Any) -> tuple[nn.Module, 
 
 
 def check_masked_lm(backbone: nn.Module) -> None:
-    """Raise unless ``backbone`` is a Hugging Face masked LM with an output-embedding head."""
+    """Raise unless ``backbone`` is a Hugging Face masked or causal LM with an LM head."""
     if not hasattr(backbone, "get_input_embeddings") or not hasattr(
         backbone, "get_output_embeddings"
     ):
         raise TypeError(
-            f"backbone: expected a Hugging Face masked LM, got {type(backbone).__name__}"
+            f"backbone: expected a Hugging Face masked or causal LM, got {type(backbone).__name__}"
         )
     if backbone.get_output_embeddings() is None:
-        raise ValueError("backbone: the model has no MLM head (use AutoModelForMaskedLM)")
+        raise ValueError(
+            "backbone: the model has no LM head (use AutoModelForMaskedLM / AutoModelForCausalLM)"
+        )
+
+
+def is_decoder(backbone: nn.Module) -> bool:
+    """Whether ``backbone`` is a decoder-only causal LM (its templates end at the answer slot)."""
+    from modalprompt.nlp.injection import architecture_kind
+
+    try:
+        return architecture_kind(backbone) == "decoder"
+    except TypeError:
+        return False
 
 
 class PromptCollator:
@@ -140,6 +153,13 @@ class MaskedLMPrompt:
     def _init_prompt(self, backbone: nn.Module, template: Template, verbalizer: Verbalizer) -> None:
         """Check ``backbone``, store template and verbalizer, create ``soft_embeds`` (S, H)."""
         check_masked_lm(backbone)
+        if is_decoder(backbone) != template.decoder:
+            kind = "a causal LM" if is_decoder(backbone) else "a masked LM"
+            raise ValueError(
+                f"template: {type(backbone).__name__} is {kind} but the template was built for "
+                f"{'a decoder' if template.decoder else 'a masked LM'}; build it with "
+                f"Template(..., decoder={is_decoder(backbone)})"
+            )
         self.template = template
         self.verbalizer = verbalizer
         emb = backbone.get_input_embeddings().weight
@@ -179,8 +199,17 @@ class MaskedLMPrompt:
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids: expected (B, L), got {tuple(input_ids.shape)}")
         kwargs = {"attention_mask": attention_mask}
-        if token_type_ids is not None:
+        if token_type_ids is not None and not self.template.decoder:
             kwargs["token_type_ids"] = token_type_ids
+        if self.template.decoder:
+            # the answer slot is every row's last column (left padding): the LM head runs there only
+            if bool((mask_positions != input_ids.shape[1] - 1).any()):
+                raise ValueError(
+                    "mask_positions: a decoder reads the answer after the last column, but some "
+                    "rows end earlier; pad on the left (PromptCollator does for decoder templates)"
+                )
+            kwargs["logits_to_keep"] = 1
+            mask_positions = torch.zeros_like(mask_positions) - 1
         self._hidden = None
         out = self.backbone(inputs_embeds=self._embed(input_ids, soft_ids), **kwargs)
         rows = torch.arange(input_ids.shape[0], device=input_ids.device)

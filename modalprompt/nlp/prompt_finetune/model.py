@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from modalprompt.core.model import PromptModel
-from modalprompt.nlp.classification import MaskedLMPrompt, PromptCollator
+from modalprompt.nlp.classification import MaskedLMPrompt, PromptCollator, is_decoder
 from modalprompt.nlp.prompt_finetune.config import PromptFinetuneConfig
 from modalprompt.nlp.templates import Template
 from modalprompt.nlp.verbalizers import ManualVerbalizer
@@ -43,7 +43,9 @@ class PromptFinetuneModel(MaskedLMPrompt, PromptModel):
     """Masked LM + template + manual verbalizer, trained with cross-entropy over classes.
 
     Args:
-        backbone: A Hugging Face masked LM (``AutoModelForMaskedLM``).
+        backbone: A Hugging Face masked LM (``AutoModelForMaskedLM``) or causal LM (the template
+            must then end with ``{mask}``: the answer is the next token, read at the last
+            position with the LM head run there only; OpenPrompt's way with GPT-2).
         config: :class:`PromptFinetuneConfig`.
         tokenizer: The backbone's tokenizer; default loads ``config.tokenizer``.
 
@@ -74,7 +76,7 @@ class PromptFinetuneModel(MaskedLMPrompt, PromptModel):
                 f"tokenizer: {len(self.tokenizer)} tokens but the backbone embeds only {vocab}; "
                 "use the backbone's own tokenizer"
             )
-        template = Template(config.template, self.tokenizer)
+        template = Template(config.template, self.tokenizer, decoder=is_decoder(backbone))
         verbalizer = ManualVerbalizer(
             self.tokenizer, [list(w) for w in config.label_words], multi_token=config.multi_token
         )
