@@ -269,7 +269,12 @@ def inject_prompt(
     check_prompt_length(backbone, n, length)
 
     adjacent = kind == "decoder" and placement == "before_text"
-    start = _first_real_token(attention_mask) if adjacent else torch.zeros(batch, dtype=torch.long)
+    # seq2seq encoders (T5: relative positions) also get the prompt right before the first real
+    # token, so left padding does not stretch the prompt-text distances; "start" keeps PEFT's
+    before_text = placement == "before_text" and kind in ("decoder", "seq2seq")
+    start = (
+        _first_real_token(attention_mask) if before_text else torch.zeros(batch, dtype=torch.long)
+    )
     layout = _Layout(start.to(device), n, length)
     out: dict[str, Any] = dict(kwargs)
     out["inputs_embeds"] = layout.merge(prompt, inputs_embeds)
@@ -290,6 +295,8 @@ def inject_prompt(
         out["position_ids"] = _decoder_positions(layout, out["attention_mask"], position_ids, n)
     elif "position_ids" in out:
         pass  # set for unequal prompt lengths
+    elif position_ids is not None and kind == "encoder" and _takes_positions(backbone):
+        out["position_ids"] = _encoder_positions(layout, attention_mask, position_ids, n)
     elif position_ids is not None:
         warnings.warn(
             "position_ids are ignored with virtual tokens at the start of the sequence; the "
@@ -345,6 +352,21 @@ def _mask_unused_slots(
     return unused_count
 
 
+def _takes_positions(backbone: nn.Module) -> bool:
+    return "position_ids" in inspect.signature(backbone.forward).parameters
+
+
+def _encoder_positions(layout: _Layout, mask: Tensor, position_ids: Tensor, n: int) -> Tensor:
+    """Explicit encoder positions with the virtual tokens first: they take the row's first real
+    token's position onwards and every text position moves up by ``n`` (a left-padded row then
+    sees what it sees alone)."""
+    position_ids = position_ids.expand(mask.size(0), -1)
+    first = position_ids.gather(1, _first_real_token(mask).unsqueeze(1))  # (B, 1)
+    virtual = first + torch.arange(n, device=position_ids.device).unsqueeze(0)
+    text = position_ids.gather(1, layout.text_src) + n
+    return torch.where(layout.is_virtual, virtual.gather(1, layout.prompt_src), text)
+
+
 def _decoder_positions(
     layout: _Layout, mask: Tensor, position_ids: Tensor | None, n: int
 ) -> Tensor:
@@ -361,6 +383,28 @@ def _decoder_positions(
 
 
 # ------------------------------------------------------------------------------ generation
+def _check_generation_positions(
+    position_ids: Tensor, input_ids: Tensor, attention_mask: Tensor | None
+) -> None:
+    """``generate`` derives positions from the attention mask (attended tokens counted from 0);
+    explicit ``position_ids`` are accepted when they say the same on the attended tokens (the
+    Hugging Face convention for left padding), refused otherwise: silently ignoring other
+    positions would change the result."""
+    if not isinstance(position_ids, Tensor) or position_ids.shape[-1] != input_ids.shape[1]:
+        shape = tuple(position_ids.shape) if isinstance(position_ids, Tensor) else position_ids
+        raise ValueError(f"position_ids: expected (B, {input_ids.shape[1]}), got {shape}")
+    mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+    expected = mask.long().cumsum(-1) - 1
+    attended = mask.bool()
+    found = position_ids.expand_as(input_ids).to(expected.device)
+    if not bool((found[attended] == expected[attended]).all()):
+        raise ValueError(
+            "position_ids: generation with a prompt counts positions over the attended tokens "
+            "(0, 1, ... after any left padding), as generate derives them from attention_mask; "
+            "other positions are not supported here"
+        )
+
+
 @contextmanager
 def _embedding_override(backbone: nn.Module, embeds: Tensor) -> Iterator[None]:
     """While active, any call of the input embeddings that covers the whole ``(B, T)`` prefix
@@ -419,6 +463,9 @@ def generate_with_prompt(
         )
     if not callable(getattr(backbone, "generate", None)):
         raise TypeError(f"backbone: {type(backbone).__name__} has no generate()")
+    position_ids = generate_kwargs.pop("position_ids", None)
+    if position_ids is not None:
+        _check_generation_positions(position_ids, input_ids, attention_mask)
     if inputs_embeds is not None and tuple(inputs_embeds.shape[:2]) != tuple(input_ids.shape):
         raise ValueError(
             f"inputs_embeds: expected (B, L, D) with (B, L) = {tuple(input_ids.shape)}, got "

@@ -87,14 +87,20 @@ def test_encoder_matches_peft_construction(builder):
     assert torch.equal(injected.text_positions(ours.logits), ours.logits[:, N:])
 
 
-def test_encoder_ignores_position_ids_like_peft():
+def test_encoder_explicit_position_ids_shift_past_the_prompt():
+    """Explicit encoder positions are honoured (PEFT drops them with a warning): the virtual
+    tokens take the first real token's position onwards and the text moves up by ``n``, so the
+    default positions given explicitly change nothing."""
     model = tiny_bert()
     ids, mask = _batch("right", vocab=model.config.vocab_size)
-    with pytest.warns(UserWarning, match="position_ids"):
-        kw = inject_prompt(
-            model, _prompt(), input_ids=ids, attention_mask=mask, position_ids=torch.arange(6)[None]
-        ).kwargs
-    assert "position_ids" not in kw
+    n = _prompt().shape[0]
+    kw = inject_prompt(
+        model, _prompt(), input_ids=ids, attention_mask=mask, position_ids=torch.arange(6)[None]
+    ).kwargs
+    assert torch.equal(kw["position_ids"], torch.arange(n + 6).expand(3, -1))
+    default = inject_prompt(model, _prompt(), input_ids=ids, attention_mask=mask).kwargs
+    with torch.no_grad():
+        torch.testing.assert_close(model(**kw).logits, model(**default).logits)
 
 
 def test_sequence_labels_pass_through():

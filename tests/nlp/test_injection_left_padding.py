@@ -79,11 +79,6 @@ def test_decoder_left_padding_with_position_ids_equals_each_row_alone(arch):
         torch.testing.assert_close(kw_pos[row, -real:], torch.arange(N, N + real))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="injection.py ignores position_ids for encoders (warning 'position_ids are ignored'), "
-    "so left-padded rows get positions shifted by their padding; reported (issue 22)",
-)
 def test_encoder_left_padding_with_position_ids_equals_each_row_alone():
     """The plain BERT honours explicit positions (a left-padded row equals the row alone); with
     virtual tokens injected it must too."""
@@ -107,11 +102,6 @@ def test_encoder_left_padding_with_position_ids_equals_each_row_alone():
         torch.testing.assert_close(logits[row, -real:], want, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="injection.py puts seq2seq virtual tokens at position 0, before the left padding, so "
-    "T5's relative distances between prompt and text grow with the padding; reported (issue 22)",
-)
 def test_seq2seq_left_padding_equals_each_row_alone():
     """T5's encoder is padding-invariant on its own (relative positions, padding masked); with
     virtual tokens its left-padded rows must still equal the rows alone."""
@@ -171,12 +161,6 @@ def test_generate_left_padded_equals_each_row_alone(arch, use_cache):
     assert torch.equal(out[:, 6:], _greedy_alone(model, prompt, ids, 4))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="generate_with_prompt passes position_ids (B, L) through to generate unchanged while "
-    "the prefix is (B, n + L): size mismatch; plain generate accepts them; reported (issue 22)",
-)
 @pytest.mark.parametrize("use_cache", [True, False], ids=["cache", "no_cache"])
 @pytest.mark.parametrize("arch", TINY_CAUSAL_ARCHS)
 def test_generate_with_explicit_position_ids_equals_each_row_alone(arch, use_cache):
