@@ -8,18 +8,38 @@ from torch import Tensor, nn
 
 from modalprompt.pointcloud.backbones.point_transformer import PointTransformer
 
-__all__ = ["classification_head", "TrainableCls", "check_point_backbone"]
+__all__ = ["classification_head", "HeadBatchNorm", "TrainableCls", "check_point_backbone"]
+
+
+class HeadBatchNorm(nn.BatchNorm1d):
+    """``BatchNorm1d`` that also trains on a batch of one example.
+
+    Batch statistics of one value per channel are undefined (torch raises "Expected more than 1
+    value per channel"), so a training batch of size 1 (e.g. the last, partial batch of an
+    epoch) is normalised with the running statistics, which it leaves unchanged, as in eval
+    mode. The official Point-MAE loaders avoid the case with ``drop_last=True``, which silently
+    never trains on some examples; we keep them. Same parameters and buffers as ``BatchNorm1d``.
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self.training and input.dim() == 2 and input.size(0) == 1:
+            return nn.functional.batch_norm(
+                input, self.running_mean, self.running_var, self.weight, self.bias,
+                False, 0.0, self.eps,
+            )  # fmt: skip
+        return super().forward(input)
 
 
 def classification_head(in_dim: int, num_classes: int, dropout: float = 0.5) -> nn.Sequential:
-    """Point-MAE's ``cls_head_finetune``: 2 × (Linear 256 + BN + ReLU + Dropout), then Linear."""
+    """Point-MAE's ``cls_head_finetune``: 2 × (Linear 256 + BN + ReLU + Dropout), then Linear
+    (BN: :class:`HeadBatchNorm`, which accepts a one-example training batch)."""
     return nn.Sequential(
         nn.Linear(in_dim, 256),
-        nn.BatchNorm1d(256),
+        HeadBatchNorm(256),
         nn.ReLU(inplace=True),
         nn.Dropout(dropout),
         nn.Linear(256, 256),
-        nn.BatchNorm1d(256),
+        HeadBatchNorm(256),
         nn.ReLU(inplace=True),
         nn.Dropout(dropout),
         nn.Linear(256, num_classes),
