@@ -17,7 +17,6 @@ The GCN, GAT and GraphSAGE layers of the same family subclass :class:`MoleculeCo
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +222,9 @@ def read_checkpoint(source: str | Path | dict[str, Tensor]) -> dict[str, Tensor]
         else:
             try:
                 source = torch.load(path, map_location="cpu", weights_only=True)
-            except pickle.UnpicklingError as error:
+            except Exception as error:  # pickle.UnpicklingError, without importing pickle here
+                if type(error).__name__ != "UnpicklingError":
+                    raise
                 raise ValueError(
                     f"source: {path} needs full unpickling (it holds more than tensors: "
                     f"{str(error).splitlines()[0][:200]}); refused, a pickle can run code. Save "
