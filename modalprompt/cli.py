@@ -44,7 +44,8 @@ class RunFileError(SystemExit):
 
 
 def _say(message: str) -> None:
-    print(f"[modalprompt] {message}", flush=True)
+    """Progress goes to stderr; stdout keeps the results (JSON metrics) for scripts."""
+    print(f"[modalprompt] {message}", file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------------------ run files
@@ -147,11 +148,11 @@ def check_run(run: RunFile) -> None:
     from modalprompt.core.config import ConfigError
     from modalprompt.core.tasks import TaskArgumentError, check_task_args, get_task_spec
 
-    for key in run:
-        if key not in RUN_FILE_KEYS:
-            raise run.error(
-                f"unknown key {key!r}; a run file has the keys {list(RUN_FILE_KEYS)}", key
-            )
+    unknown = [key for key in run if key not in RUN_FILE_KEYS]
+    if unknown:
+        raise run.error(
+            f"unknown key(s) {unknown}; a run file has the keys {list(RUN_FILE_KEYS)}", unknown[0]
+        )
     for key in ("method", "task"):
         if key not in run:
             raise run.error(f"missing key {key!r}; a run file needs 'method' and 'task'")
@@ -166,7 +167,7 @@ def check_run(run: RunFile) -> None:
         spec = get_task_spec(run["task"])
     except KeyError as err:
         raise run.error(f"task: {err.args[0]}", "task") from None
-    if run["method"] not in spec.methods:
+    if spec.methods is not None and run["method"] not in spec.methods:
         raise run.error(
             f"method: {run['method']!r} cannot take the backbone of task {spec.name!r}; methods "
             f"for this task: {list(spec.methods)}",
@@ -298,7 +299,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print()
         for name, desc in tasks.items():
             print(f"{name:<{width}}  {desc}")
-            print(f"{'':<{width}}  methods: {', '.join(get_task_spec(name).methods)}")
+            methods = get_task_spec(name).methods
+            print(f"{'':<{width}}  methods: {', '.join(methods) if methods else 'any'}")
     return 0
 
 

@@ -107,9 +107,9 @@ def test_method_trains_and_evaluates_from_the_cli(method, tmp_path, capsys):
     assert cli.main(["train", "--config", config]) == 0
     assert (out / "model").is_dir()
     assert cli.main(["eval", "--config", config, "--split", "test"]) == 0
-    printed = capsys.readouterr().out
-    assert "[modalprompt] building task" in printed
-    tail = printed[printed.rindex('{\n  "test"') :]
+    printed = capsys.readouterr()
+    assert "[modalprompt] building task" in printed.err
+    tail = printed.out[printed.out.rindex('{\n  "test"') :]
     assert json.loads(tail)["test"], "eval printed no metrics"
 
 
@@ -161,7 +161,7 @@ def test_json_syntax_error_names_line(tmp_path):
 
 def test_unknown_key_names_line_and_valid_keys(tmp_path):
     message = _fails(tmp_path, GOOD + "trainig: {max_steps: 2}\n")
-    assert "run.yaml:3" in message and "'trainig'" in message and "training" in message
+    assert "run.yaml:3" in message and "['trainig']" in message and "training" in message
 
 
 def test_method_the_backbone_cannot_take(tmp_path):

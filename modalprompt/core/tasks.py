@@ -83,13 +83,14 @@ class TaskSpec:
         name: ``"<domain>/<task>"``.
         builder: Builds the :class:`Task` from keyword arguments.
         description: One line for ``modalprompt list --tasks``.
-        methods: The registered methods whose model the task's backbone can take.
+        methods: The registered methods whose model the task's backbone can take (None: not
+            declared).
     """
 
     name: str
     builder: Callable[..., Task]
     description: str
-    methods: tuple[str, ...]
+    methods: tuple[str, ...] | None
 
     @property
     def domain(self) -> str:
@@ -110,25 +111,33 @@ class TaskArgumentError(ValueError):
 
 
 _TASKS: dict[str, TaskSpec] = {}
+#: Every domain task ever registered: a domain module registers once (at import), so the
+#: registry is refilled from here if ``_TASKS`` was swapped (tests patch it).
+_DOMAIN_SPECS: list[TaskSpec] = []
 
 
 def register_task(
-    name: str, *, description: str, methods: Sequence[str]
+    name: str, *, description: str, methods: Sequence[str] | None = None
 ) -> Callable[[Callable[..., Task]], Callable[..., Task]]:
     """Register a task builder under ``"<domain>/<name>"``.
 
     Args:
         name: ``"<domain>/<task>"``.
         description: One line.
-        methods: Registry names of the methods the task's backbone can take.
+        methods: Registry names of the methods the task's backbone can take (None: not
+            declared; the method's model then checks the backbone when it is built).
     """
     if "/" not in name:
         raise ValueError(f"register_task: name must be '<domain>/<task>', got {name!r}")
-    if not methods:
+    if methods is not None and not methods:
         raise ValueError(f"register_task({name!r}): methods must name at least one method")
 
     def decorate(builder: Callable[..., Task]) -> Callable[..., Task]:
-        _TASKS[name] = TaskSpec(name, builder, description, tuple(methods))
+        accepted = tuple(methods) if methods is not None else None
+        spec = TaskSpec(name, builder, description, accepted)
+        _TASKS[name] = spec
+        if builder.__module__ in _TASK_MODULES:
+            _DOMAIN_SPECS.append(spec)
         return builder
 
     return decorate
@@ -143,6 +152,8 @@ def _load_task_modules() -> None:
             # own is a bug and is raised.
             if err.name and err.name.startswith("modalprompt"):
                 raise
+    for spec in _DOMAIN_SPECS:
+        _TASKS.setdefault(spec.name, spec)
 
 
 def list_tasks(domain: str | None = None) -> dict[str, str]:
