@@ -89,6 +89,10 @@ def roc_auc(scores: ArrayLike, target: ArrayLike) -> float:
 def classification_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     """``accuracy`` and ``macro_f1`` of ``(N, C)`` logits against ``(N,)`` labels."""
     num_classes = logits.shape[-1] if logits.ndim == 2 else None
+    if num_classes is not None:  # out-of-range labels would silently score 0
+        from modalprompt.core.validation import check_class_labels
+
+        labels = check_class_labels(torch.as_tensor(labels), num_classes, batch_size=len(logits))
     return {
         "accuracy": accuracy(logits, labels),
         "macro_f1": macro_f1(logits, labels, num_classes=num_classes),

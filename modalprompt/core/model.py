@@ -256,14 +256,33 @@ class PromptModel(nn.Module):
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
         """Loss of one batch; the default is cross-entropy of ``forward`` against the labels."""
         inputs, labels = split_batch(batch)
-        logits = call_forward(self, inputs)
-        return {"loss": F.cross_entropy(logits, labels)}
+        logits = self._classify(inputs, labels)
+        return {"loss": F.cross_entropy(logits, self._labels(logits, labels))}
 
     @torch.no_grad()
     def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:
         """Per-example outputs of one evaluation batch (concatenated by the trainer)."""
         inputs, labels = split_batch(batch)
-        return {"logits": call_forward(self, inputs), "labels": labels}
+        logits = self._classify(inputs, labels)
+        return {"logits": logits, "labels": self._labels(logits, labels)}
+
+    def _classify(self, inputs: Any, labels: Any) -> torch.Tensor:
+        """``forward`` on ``inputs``, an empty batch refused first (its loss would be NaN)."""
+        from modalprompt.core.validation import check_batch_size
+
+        if isinstance(labels, torch.Tensor):
+            check_batch_size(labels.numel(), "labels")
+        return call_forward(self, inputs)
+
+    @staticmethod
+    def _labels(logits: torch.Tensor, labels: Any) -> torch.Tensor:
+        """``labels`` checked against ``(B, C)`` logits (one index in ``[0, C)`` per example)."""
+        from modalprompt.core.validation import check_class_labels
+
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits)
+            raise ValueError(f"forward: expected (B, num_classes) logits, got {shape}")
+        return check_class_labels(labels, logits.size(1), batch_size=logits.size(0))
 
     def compute_metrics(self, outputs: Mapping[str, torch.Tensor]) -> dict[str, float]:
         """Metrics of the whole evaluation set from the concatenated ``validation_step`` outputs."""

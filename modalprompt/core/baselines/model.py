@@ -9,6 +9,7 @@ from torch import nn
 
 from modalprompt.core.baselines.config import FullFinetuneConfig, LinearProbeConfig, _HeadConfig
 from modalprompt.core.model import PromptModel
+from modalprompt.core.validation import float_dtype, match_float_dtype
 
 _WIDTH_ATTRIBUTES = ("feature_dim", "out_dim", "embed_dim", "hidden_size")
 
@@ -37,6 +38,10 @@ class _HeadModel(PromptModel):
         )
 
     def features(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Backbone features ``(B, D)``; floating inputs are first cast to the backbone's float
+        dtype (float64 numpy data on a float32 backbone), see :mod:`modalprompt.core.validation`."""
+        dtype = float_dtype(self.backbone)
+        args, kwargs = match_float_dtype(args, dtype), match_float_dtype(kwargs, dtype)
         feats = self.backbone(*args, **kwargs)
         if not isinstance(feats, torch.Tensor) or feats.ndim != 2:
             shape = tuple(feats.shape) if isinstance(feats, torch.Tensor) else type(feats).__name__

@@ -192,12 +192,25 @@ class PointTransformer(nn.Module):
         return self.config.trans_dim
 
     def group(self, points: Tensor) -> tuple[Tensor, Tensor]:
-        """Patches ``(B, G, M, 3)`` relative to their centres, and the centres ``(B, G, 3)``."""
+        """Patches ``(B, G, M, 3)`` relative to their centres, and the centres ``(B, G, 3)``.
+
+        Coordinates of another dtype (float64 from numpy, integers) are cast to the backbone's
+        dtype; a batch of zero clouds, a non-tensor, bool/complex or non-finite coordinates are
+        refused by name.
+        """
+        if not isinstance(points, Tensor) or points.dtype == torch.bool or points.is_complex():
+            found = (
+                f"{points.dtype} tensor" if isinstance(points, Tensor) else type(points).__name__
+            )
+            raise TypeError(f"points: expected a real (B, N, 3) tensor of coordinates, got {found}")
         if points.dim() != 3 or points.size(-1) < 3:
             raise ValueError(
                 f"points: expected (B, N, 3) or (B, N, 3+C), got {tuple(points.shape)}"
             )
-        points = points[..., :3]  # extra per-point features are not used by the tokenizer
+        if points.size(0) == 0:
+            raise ValueError("points: empty batch (0 clouds); a batch needs at least one cloud")
+        # extra per-point features are not used by the tokenizer
+        points = points[..., :3].to(self.cls_token.dtype)
         needed = max(self.config.group_size, self.config.num_group)
         if points.size(1) < needed:
             raise ValueError(
