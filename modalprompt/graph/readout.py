@@ -13,10 +13,12 @@ import torch
 from torch import Tensor, nn
 
 from modalprompt.core.metrics import accuracy, macro_f1, roc_auc
+from modalprompt.core.validation import check_class_labels
 
 __all__ = [
     "ProjectionHead",
     "check_labels",
+    "graph_labels",
     "graph_losses",
     "task_loss",
     "task_metrics",
@@ -67,15 +69,39 @@ def check_nonempty_graphs(batch: Tensor, num_graphs: int, method: str) -> None:
 
 
 def check_labels(logits: Tensor, y: Tensor, task_type: str) -> None:
-    """Raise a ValueError that says what is wrong when ``y`` does not fit ``logits`` ``(B, T)``."""
+    """Raise a ValueError that says what is wrong when ``y`` does not fit ``logits`` ``(B, T)``:
+    multilabel: ``B * T`` values in {0, 1} or NaN (missing); multiclass: ``B`` whole class
+    indices in ``[0, T)``."""
+    if not isinstance(y, Tensor):
+        raise TypeError(f"y: expected a tensor of labels, got {type(y).__name__}")
     if task_type == "multiclass":
         if y.numel() != logits.size(0):
             raise ValueError(f"y: expected one class per graph ({logits.size(0)}), got {y.numel()}")
-    elif y.numel() != logits.numel():
+        check_class_labels(y, logits.size(1), name="y")
+        return
+    if y.numel() != logits.numel():
         raise ValueError(
             f"y: expected {logits.size(1)} task label(s) per graph for {logits.size(0)} graphs "
             f"({logits.numel()} values), got {y.numel()}; check num_outputs"
         )
+    if y.dtype == torch.bool or y.is_complex():
+        raise TypeError(f"y: expected 0/1 task labels (NaN for missing), got {y.dtype}")
+    values = y.reshape(-1).double()
+    bad = ~(torch.isnan(values) | (values == 0) | (values == 1))
+    if bool(bad.any()):
+        raise ValueError(
+            "y: multilabel targets must be 0, 1 or NaN (missing label; -1 is not accepted), found "
+            f"{sorted(set(values[bad].tolist()))[:5]}"
+        )
+
+
+def graph_labels(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
+    """``y`` checked (:func:`check_labels`) and shaped for ``logits`` ``(B, T)``: multilabel
+    ``(B, T)`` in the logits' dtype, multiclass ``(B,)`` long."""
+    check_labels(logits, y, task_type)
+    if task_type == "multiclass":
+        return y.reshape(-1).long()
+    return y.reshape(logits.shape).to(logits.dtype)
 
 
 def graph_losses(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
@@ -87,10 +113,9 @@ def graph_losses(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
             without any label has loss 0); multiclass: ``(B,)`` class indices.
         task_type: ``"multilabel"`` (BCE averaged over present tasks) or ``"multiclass"`` (CE).
     """
-    check_labels(logits, y, task_type)
+    y = graph_labels(logits, y, task_type)
     if task_type == "multiclass":
-        return nn.functional.cross_entropy(logits, y.view(-1).long(), reduction="none")
-    y = y.reshape(logits.shape).to(logits.dtype)
+        return nn.functional.cross_entropy(logits, y, reduction="none")
     present = ~torch.isnan(y)
     bce = nn.functional.binary_cross_entropy_with_logits(
         logits, torch.where(present, y, torch.zeros_like(y)), reduction="none"
@@ -101,10 +126,9 @@ def graph_losses(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
 
 def task_loss(logits: Tensor, y: Tensor, task_type: str) -> Tensor:
     """Batch loss: BCE over all present labels (multilabel, as pretrain-gnns) or cross-entropy."""
-    check_labels(logits, y, task_type)
+    y = graph_labels(logits, y, task_type)
     if task_type == "multiclass":
-        return nn.functional.cross_entropy(logits, y.view(-1).long())
-    y = y.reshape(logits.shape).to(logits.dtype)
+        return nn.functional.cross_entropy(logits, y)
     present = ~torch.isnan(y)
     if not bool(present.any()):
         return logits.sum() * 0.0

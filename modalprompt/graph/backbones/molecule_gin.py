@@ -37,6 +37,7 @@ __all__ = [
     "NUM_BOND_TYPES",
     "NUM_BOND_DIRECTIONS",
     "SELF_LOOP_BOND_TYPE",
+    "check_molecule_data",
 ]
 
 NUM_ATOM_TYPES = 120  # 118 elements + the mask token of attribute masking (+1 spare, as official)
@@ -163,26 +164,23 @@ class MoleculeGIN(nn.Module):
         return self.emb_dim * (self.num_layer + 1) if self.jk == "concat" else self.emb_dim
 
     def embed_inputs(self, data: Any) -> Tensor:
-        """Atom embeddings ``(N, emb_dim)`` (where GPF and RELIEF add their prompts)."""
+        """Atom embeddings ``(N, emb_dim)`` (where GPF and RELIEF add their prompts).
+
+        ``data.x`` must be ``(N, 2)`` integer (atom type in ``[0, 120)``, chirality in
+        ``[0, 3)``): float features are refused, never rounded; ``data.edge_index`` and
+        ``data.edge_attr`` are checked too (:func:`check_molecule_data`)."""
+        check_molecule_data(data)
         x = data.x
-        if (
-            x is None
-            or x.dim() != 2
-            or x.size(1) < 2
-            or x.dtype not in (torch.long, torch.int, torch.int32)
-        ):
-            raise ValueError(
-                "data.x: expected (N, 2) integer atom features (type, chirality), got "
-                f"{None if x is None else (tuple(x.shape), x.dtype)}"
-            )
         return self.x_embedding1(x[:, 0].long()) + self.x_embedding2(x[:, 1].long())
 
     def encode(self, h: Tensor, data: Any) -> Tensor:
         """The layers after the atom embedding: ``(N, emb_dim)`` → node representations."""
         edge_attr = data.edge_attr
-        if edge_attr is None or edge_attr.dim() != 2 or edge_attr.size(1) < 2:
+        if not isinstance(edge_attr, Tensor) or edge_attr.dim() != 2 or edge_attr.size(1) != 2:
+            found = tuple(edge_attr.shape) if isinstance(edge_attr, Tensor) else edge_attr
             raise ValueError(
-                "data.edge_attr: expected (E, 2) integer bond features (type, direction)"
+                "data.edge_attr: expected (E, 2) integer bond features (type, direction), got "
+                f"{found}"
             )
         layers = [h]
         for i in range(self.num_layer):
@@ -201,6 +199,59 @@ class MoleculeGIN(nn.Module):
 
     def forward(self, data: Any) -> Tensor:
         return self.encode(self.embed_inputs(data), data)
+
+
+_INTEGER = (torch.long, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def _check_index_columns(
+    name: str, values: Any, what: str, limits: tuple[int, ...], rows: str
+) -> None:
+    """``values`` ``(rows, len(limits))`` integer with column ``c`` in ``[0, limits[c])``."""
+    width = len(limits)
+    if not isinstance(values, Tensor) or values.dtype not in _INTEGER:
+        found = f"{values.dtype} tensor" if isinstance(values, Tensor) else type(values).__name__
+        raise TypeError(f"{name}: expected ({rows}, {width}) integer {what}, got {found}")
+    if values.dim() != 2 or values.size(1) != width:
+        raise ValueError(
+            f"{name}: expected ({rows}, {width}) integer {what}, got {tuple(values.shape)}"
+        )
+    for column, limit in enumerate(limits):
+        col = values[:, column]
+        bad = (col < 0) | (col >= limit)
+        if bool(bad.any()):
+            raise ValueError(
+                f"{name}: column {column} of the {what} must lie in [0, {limit}), found "
+                f"{sorted(set(col[bad].tolist()))[:5]}"
+            )
+
+
+def check_molecule_data(data: Any) -> None:
+    """Raise naming the field unless ``data`` is a molecule graph Hu et al.'s GNNs read:
+    ``x`` ``(N, 2)`` integer (atom type < 120, chirality < 3), ``edge_index`` ``(2, E)`` in
+    ``[0, N)`` and ``edge_attr`` ``(E, 2)`` integer (bond type < 6, direction < 3)."""
+    from modalprompt.graph.promptable import check_edge_index
+
+    x = getattr(data, "x", None)
+    _check_index_columns(
+        "data.x", x, "atom features (type, chirality)", (NUM_ATOM_TYPES, NUM_CHIRALITY_TAGS), "N"
+    )
+    if x.size(0) == 0:
+        raise ValueError("data.x: no atoms (N = 0); a batch needs at least one atom")
+    check_edge_index(data, x.size(0))
+    edge_attr = getattr(data, "edge_attr", None)
+    _check_index_columns(
+        "data.edge_attr",
+        edge_attr,
+        "bond features (type, direction)",
+        (NUM_BOND_TYPES, NUM_BOND_DIRECTIONS),
+        "E",
+    )
+    if edge_attr.size(0) != data.edge_index.size(1):
+        raise ValueError(
+            f"data.edge_attr: expected one row per edge ({data.edge_index.size(1)}), got "
+            f"{edge_attr.size(0)}"
+        )
 
 
 def read_checkpoint(source: str | Path | dict[str, Tensor]) -> dict[str, Tensor]:

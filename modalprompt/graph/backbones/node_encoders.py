@@ -6,6 +6,7 @@ mean-pooled over the target node's subgraph; GCN and GAT share the interface.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
@@ -17,6 +18,9 @@ from torch_geometric.nn import (
     global_max_pool,
     global_mean_pool,
 )
+
+from modalprompt.core.validation import float_dtype
+from modalprompt.graph.promptable import check_edge_index, check_node_features
 
 _ACTIVATIONS = {"relu": F.relu, "leaky_relu": F.leaky_relu}
 _POOLS = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}
@@ -85,9 +89,12 @@ class NodeEncoder(nn.Module):
 
     def forward(self, data: Data, x: Tensor | None = None) -> Tensor:
         """Embed nodes; ``x`` overrides ``data.x`` (e.g. features with a prompt added)."""
-        x = data.x if x is None else x
-        if x.dim() != 2 or x.size(1) != self.in_dim:
+        if x is None:
+            x = self.embed_inputs(data)
+        elif x.dim() != 2 or x.size(1) != self.in_dim:
             raise ValueError(f"x: expected shape (N, {self.in_dim}), got {tuple(x.shape)}")
+        else:
+            check_edge_index(data, x.size(0))
         for i, conv in enumerate(self.convs):
             x = conv(x, data.edge_index)
             if i < len(self.convs) - 1:
@@ -95,12 +102,11 @@ class NodeEncoder(nn.Module):
         return x
 
     def embed_inputs(self, data: Data) -> Tensor:
-        """The input space feature prompts are added to: ``data.x`` as float ``(N, in_dim)``."""
-        x = data.x
-        if x is None or x.dim() != 2 or x.size(1) != self.in_dim:
-            shape = None if x is None else tuple(x.shape)
-            raise ValueError(f"data.x: expected (N, {self.in_dim}) node features, got {shape}")
-        return x.float()
+        """The input space feature prompts are added to: ``data.x`` ``(N, in_dim)`` checked
+        (:func:`~modalprompt.graph.promptable.check_node_features`, edges included) and cast to
+        the encoder's float dtype (float64 or integer features → float32 for a float32 model)."""
+        x = check_node_features(data, self.in_dim)
+        return x.to(float_dtype(self) or torch.float32)
 
     def encode(self, x: Tensor, data: Data) -> Tensor:
         """Node embeddings ``(N, hidden)`` from (prompted) input features ``x`` ``(N, in_dim)``."""

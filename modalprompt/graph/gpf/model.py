@@ -14,6 +14,7 @@ from modalprompt.graph.promptable import check_promptable
 from modalprompt.graph.readout import (
     ProjectionHead,
     check_nonempty_graphs,
+    graph_labels,
     task_loss,
     task_metrics,
 )
@@ -56,11 +57,7 @@ class _FeaturePromptModel(PromptModel):
     @torch.no_grad()
     def validation_step(self, batch: Any) -> dict[str, Tensor]:
         logits = self(batch)
-        labels = (
-            batch.y.reshape(logits.shape)
-            if self.config.task_type == "multilabel"
-            else batch.y.view(-1)
-        )
+        labels = graph_labels(logits, batch.y, self.config.task_type)
         return {"logits": logits, "labels": labels}
 
     def compute_metrics(self, outputs: Mapping[str, Tensor]) -> dict[str, float]:

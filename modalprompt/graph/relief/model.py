@@ -11,7 +11,13 @@ from torch import Tensor, nn
 
 from modalprompt.core.model import PromptModel, dropout_active
 from modalprompt.graph.promptable import check_promptable
-from modalprompt.graph.readout import ProjectionHead, graph_losses, task_loss, task_metrics
+from modalprompt.graph.readout import (
+    ProjectionHead,
+    graph_labels,
+    graph_losses,
+    task_loss,
+    task_metrics,
+)
 from modalprompt.graph.relief.config import ReliefConfig
 from modalprompt.graph.relief.policy import PolicyEnsemble, PooledCritic
 from modalprompt.graph.relief.rollout import PromptRollout
@@ -149,11 +155,7 @@ class ReliefModel(PromptModel):
         logits = self.head(h, batch.batch, int(batch.num_graphs))
         graphs = int(batch.num_graphs)
         per_graph = lambda v: torch.zeros(graphs, device=v.device).index_add_(0, batch.batch, v)  # noqa: E731
-        labels = (
-            batch.y.reshape(logits.shape)
-            if self.config.task_type == "multilabel"
-            else batch.y.view(-1)
-        )
+        labels = graph_labels(logits, batch.y, self.config.task_type)
         return {
             "logits": logits,
             "labels": labels,
