@@ -127,14 +127,16 @@ def _class_shots(labels: torch.Tensor, shots: int, num_val: int, seed: int):
     return train_idx.tolist(), val_idx.tolist(), order[~taken[order]].tolist()
 
 
-def _writable_copy(root: Path, name: str) -> Path:
-    """``root/<name>/raw`` copied into a fresh temporary folder (PyG writes beside it)."""
+def _load_from_copy(loader: Any, root: Path, name: str) -> Any:
+    """``loader(copy, name)`` on ``root/<name>/raw`` copied to a temporary folder (PyG writes
+    ``processed/`` beside ``raw/``); the folder is removed once the data are in memory."""
     raw = root / name / "raw"
     if not raw.is_dir():
         raise FileNotFoundError(f"task_args.root: no {name}/raw folder in {root}")
-    copy = Path(tempfile.mkdtemp(prefix="modalprompt-graph-"))
-    shutil.copytree(raw, copy / name / "raw")
-    return copy
+    with tempfile.TemporaryDirectory(prefix="modalprompt-graph-") as copy:
+        shutil.copytree(raw, Path(copy) / name / "raw")
+        dataset = loader(copy, name)
+        return dataset, [dataset[i] for i in range(len(dataset))]
 
 
 @register_task(
@@ -245,8 +247,7 @@ def tu(
     _check_positive(shots=shots, val_shots=val_shots, hidden=hidden, num_layers=num_layers)
     folder = Path(root) if root else shared_data_dir() / "graph" / "tu"
     _check_file(checkpoint)
-    dataset = load_tu_dataset(_writable_copy(folder, name), name)
-    graphs = [dataset[i] for i in range(len(dataset))]
+    dataset, graphs = _load_from_copy(load_tu_dataset, folder, name)
     labels = torch.cat([g.y.view(-1) for g in graphs])
     train_idx, val_idx, test_idx = _class_shots(labels, shots, val_shots, split_seed)
     in_dim = int(dataset.num_features)
@@ -288,7 +289,7 @@ def planetoid_nodes(
     _check_positive(hidden=hidden, num_layers=num_layers)
     folder = Path(root) if root else shared_data_dir() / "graph" / "planetoid"
     _check_file(checkpoint)
-    data = load_planetoid(_writable_copy(folder, name), name)[0]
+    data = _load_from_copy(load_planetoid, folder, name)[1][0]
     hops, low, high = HOP_LIMITS[name.lower()]
     print(f"[modalprompt] extracting {name} {hops}-hop subgraphs", flush=True)
     task = node_fewshot_task(
