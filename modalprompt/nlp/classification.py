@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from modalprompt.core.validation import check_class_labels
+from modalprompt.nlp.injection import check_input_ids, check_prompt_length
 from modalprompt.nlp.templates import Template
 from modalprompt.nlp.verbalizers import Verbalizer
 
@@ -103,11 +105,28 @@ class PromptCollator:
             if raw not in self.label_map:
                 raise ValueError(f"label: {raw!r} is not in label_map {sorted(self.label_map)}")
             return self.label_map[raw]
-        return int(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str | Tensor):
+            raise TypeError(f"label: expected an integer class index, got {raw!r}")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not value.is_integer() or value < 0:
+            raise ValueError(
+                f"label: expected a class index >= 0 (an integer), got {raw!r}; give label_map "
+                "for string labels"
+            )
+        return int(value)
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, Tensor]:
         if not examples:
             raise ValueError("examples: PromptCollator got an empty batch")
+        for i, example in enumerate(examples):
+            if not isinstance(example, Mapping):
+                raise TypeError(
+                    f"examples[{i}]: expected a mapping with 'text_a' (and 'label'), got "
+                    f"{type(example).__name__}"
+                )
         encoded = [self.template.encode(e, self.max_length) for e in examples]
         length = max(len(e.input_ids) for e in encoded)
         if self.pad_to_max_length:
@@ -196,8 +215,11 @@ class MaskedLMPrompt:
 
         The logits are OpenPrompt's ``forward_without_verbalize`` (used for calibration).
         """
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids: expected (B, L), got {tuple(input_ids.shape)}")
+        check_input_ids(self.backbone, input_ids)
+        try:  # a collator's max_length past the backbone's positions
+            check_prompt_length(self.backbone, 0, input_ids.size(1))
+        except ValueError as err:
+            raise ValueError(f"{err} (PromptCollator's max_length sets the length)") from None
         kwargs = {"attention_mask": attention_mask}
         if token_type_ids is not None and not self.template.decoder:
             kwargs["token_type_ids"] = token_type_ids
@@ -239,6 +261,7 @@ class MaskedLMPrompt:
         logits = self.verbalizer(mask_logits, hidden)
         out = {"logits": logits}
         if labels is not None:
+            labels = check_class_labels(labels, logits.size(-1), batch_size=logits.size(0))
             out["loss"] = nn.functional.cross_entropy(logits.float(), labels)
         return out
 

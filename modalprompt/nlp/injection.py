@@ -40,6 +40,8 @@ __all__ = [
     "architecture_kind",
     "position_limit",
     "check_prompt_length",
+    "check_input_ids",
+    "check_generation_length",
     "inject_prompt",
     "generate_with_prompt",
 ]
@@ -120,6 +122,77 @@ def check_prompt_length(backbone: nn.Module, num_virtual_tokens: int, input_leng
         f"tokens = {num_virtual_tokens + input_length} positions, more than the backbone's limit "
         f"of {limit}; truncate inputs to at most {limit - num_virtual_tokens} tokens"
     )
+
+
+_INTEGER_DTYPES = (torch.long, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def check_input_ids(
+    backbone: nn.Module | None,
+    input_ids: Any,
+    name: str = "input_ids",
+    vocab_size: int | None = None,
+) -> None:
+    """Raise naming ``input_ids`` unless it is a ``(B, L)`` integer tensor with ``B, L >= 1`` and
+    every id in ``[0, V)`` (``V`` = ``vocab_size``, else the rows of the backbone's input
+    embeddings; no range check when neither is known). Float ids are refused, never rounded;
+    torch would otherwise fail inside the embedding lookup."""
+    if not isinstance(input_ids, Tensor):
+        raise TypeError(
+            f"{name}: expected a (B, L) tensor of token ids, got {type(input_ids).__name__}"
+        )
+    if input_ids.dtype not in _INTEGER_DTYPES:
+        raise TypeError(
+            f"{name}: expected integer token ids (torch.long), got {input_ids.dtype}; token ids "
+            "are never rounded from floats"
+        )
+    if input_ids.dim() != 2:
+        raise ValueError(f"{name}: expected (B, L), got shape {tuple(input_ids.shape)}")
+    if input_ids.numel() == 0:
+        raise ValueError(
+            f"{name}: empty input of shape {tuple(input_ids.shape)}; expected at least one row "
+            "and one token"
+        )
+    vocab = vocab_size
+    if vocab is None and hasattr(backbone, "get_input_embeddings"):
+        vocab = getattr(backbone.get_input_embeddings(), "num_embeddings", None)
+    if isinstance(vocab, int):
+        bad = (input_ids < 0) | (input_ids >= vocab)
+        if bool(bad.any()):
+            raise ValueError(
+                f"{name}: token ids must lie in [0, {vocab}) (the backbone's vocabulary), found "
+                f"{sorted(set(input_ids[bad].tolist()))[:5]}; does the tokenizer match the model?"
+            )
+
+
+def check_generation_length(
+    backbone: nn.Module, num_virtual_tokens: int, input_length: int, generate_kwargs: dict
+) -> None:
+    """Raise naming ``max_new_tokens`` (or ``max_length``) when generation would run past the
+    backbone's position limit (:func:`position_limit`): ``num_virtual_tokens + input_length``
+    prompt positions plus the new tokens. Without either keyword the backbone's
+    ``generation_config`` decides, as in ``generate``. ``max_length`` counts the virtual tokens,
+    as ``generate`` sees them in its prefix."""
+    limit = position_limit(backbone)
+    if limit is None:
+        return
+    used = num_virtual_tokens + input_length
+    config = getattr(backbone, "generation_config", None)
+    if generate_kwargs.get("max_new_tokens") is not None:
+        name, new = "max_new_tokens", int(generate_kwargs["max_new_tokens"])
+    elif generate_kwargs.get("max_length") is not None:
+        name, new = "max_length", int(generate_kwargs["max_length"]) - used
+    elif getattr(config, "max_new_tokens", None) is not None:
+        name, new = "generation_config.max_new_tokens", int(config.max_new_tokens)
+    else:
+        name = "generation_config.max_length"
+        new = int(getattr(config, "max_length", None) or 20) - used
+    if used + new > limit:
+        raise ValueError(
+            f"{name}: {num_virtual_tokens} virtual + {input_length} input + {new} new tokens = "
+            f"{used + new} positions, more than the backbone's limit of {limit} "
+            f"({type(backbone).__name__}); at most {max(limit - used, 0)} new tokens fit"
+        )
 
 
 # ------------------------------------------------------------------------------- injection
@@ -250,11 +323,12 @@ def inject_prompt(
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("input_ids / inputs_embeds: pass exactly one of them")
     if inputs_embeds is None:
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids: expected (B, L), got shape {tuple(input_ids.shape)}")
+        check_input_ids(backbone, input_ids)
         inputs_embeds = backbone.get_input_embeddings()(input_ids)
-    elif inputs_embeds.dim() != 3:
-        raise ValueError(f"inputs_embeds: expected (B, L, D), got {tuple(inputs_embeds.shape)}")
+    elif inputs_embeds.dim() != 3 or 0 in inputs_embeds.shape[:2]:
+        raise ValueError(
+            f"inputs_embeds: expected (B, L, D) with B, L >= 1, got {tuple(inputs_embeds.shape)}"
+        )
     batch, length, hidden = inputs_embeds.shape
     device = inputs_embeds.device
     prompt = _batched_prompt(prompt, batch, hidden).to(device=device, dtype=inputs_embeds.dtype)
@@ -463,6 +537,9 @@ def generate_with_prompt(
         )
     if not callable(getattr(backbone, "generate", None)):
         raise TypeError(f"backbone: {type(backbone).__name__} has no generate()")
+    check_input_ids(backbone, input_ids)
+    if isinstance(prompt, Tensor) and prompt.dim() in (2, 3):
+        check_generation_length(backbone, prompt.size(-2), input_ids.size(1), generate_kwargs)
     position_ids = generate_kwargs.pop("position_ids", None)
     if position_ids is not None:
         _check_generation_positions(position_ids, input_ids, attention_mask)

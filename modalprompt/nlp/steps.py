@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from modalprompt.core.model import split_batch
+from modalprompt.core.validation import check_class_labels
 
 __all__ = ["BackboneLossSteps"]
 
@@ -28,7 +29,26 @@ class BackboneLossSteps:
         inputs, labels = split_batch(batch)
         if not isinstance(inputs, Mapping):
             inputs = {"input_ids": inputs}
+        labels = self._class_labels(inputs, labels)
         return self.backbone_forward(**inputs, labels=labels), labels
+
+    def _class_labels(self, inputs: Mapping[str, Any], labels: Any) -> Any:
+        """Single-label classification: ``labels`` checked as class indices in
+        ``[0, num_labels)`` (:func:`~modalprompt.core.validation.check_class_labels`) before the
+        backbone's loss sees them; other tasks and problem types pass unchanged."""
+        config = getattr(self.backbone, "config", None)
+        num_labels = getattr(config, "num_labels", None)
+        problem = getattr(config, "problem_type", None)
+        if (
+            self.config.task != "classification"
+            or not isinstance(num_labels, int)
+            or num_labels < 2
+            or problem not in (None, "single_label_classification")
+        ):
+            return labels
+        ids = inputs.get("input_ids", inputs.get("inputs_embeds"))
+        batch = ids.size(0) if isinstance(ids, Tensor) and ids.dim() >= 2 else None
+        return check_class_labels(labels, num_labels, batch_size=batch)
 
     def training_step(self, batch: Any) -> dict[str, Tensor]:
         """The backbone's own loss (cross-entropy, or MSE/BCE per its ``problem_type``)."""

@@ -23,8 +23,10 @@ from torch import Tensor, nn
 
 from modalprompt.core.metrics import accuracy
 from modalprompt.core.model import PromptModel
+from modalprompt.core.validation import check_class_labels
 from modalprompt.nlp.bayesprompt.config import BayesPromptConfig
 from modalprompt.nlp.bayesprompt.features import abstraction_vector
+from modalprompt.nlp.injection import check_input_ids
 
 __all__ = ["BayesPromptModel", "relation_micro_f1", "ADDED_TOKENS"]
 
@@ -146,6 +148,8 @@ class BayesPromptModel(PromptModel):
         token_type_ids: Tensor | None = None,
         **_: Any,
     ) -> Tensor:
+        vocab = self.config.vocab_size + self.added_embeddings.num_embeddings
+        check_input_ids(None, input_ids, vocab_size=vocab)
         mask_id = self.config.mask_token_id
         positions = (input_ids == mask_id).nonzero()
         if positions.size(0) != input_ids.size(0) or bool(
@@ -167,11 +171,14 @@ class BayesPromptModel(PromptModel):
 
     def training_step(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         logits = self(**batch)
-        return {"loss": nn.functional.cross_entropy(logits, batch["labels"])}
+        labels = check_class_labels(batch["labels"], logits.size(-1), batch_size=logits.size(0))
+        return {"loss": nn.functional.cross_entropy(logits, labels)}
 
     @torch.no_grad()
     def validation_step(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        return {"logits": self(**batch), "labels": batch["labels"]}
+        logits = self(**batch)
+        labels = check_class_labels(batch["labels"], logits.size(-1), batch_size=logits.size(0))
+        return {"logits": logits, "labels": labels}
 
     def compute_metrics(self, outputs: Mapping[str, Tensor]) -> dict[str, float]:
         pred = outputs["logits"].argmax(-1)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from modalprompt.nlp.ept.config import EptConfig
 from modalprompt.nlp.ept.prompt import EptTransform
-from modalprompt.nlp.injection import check_prompt_length, generate_with_prompt
+from modalprompt.nlp.injection import check_input_ids, check_prompt_length, generate_with_prompt
 from modalprompt.nlp.prompt_tuning.model import PromptTuningModel
 
 __all__ = ["EptModel", "aligned_offset"]
@@ -129,8 +129,7 @@ class EptModel(PromptTuningModel):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("input_ids / inputs_embeds: pass exactly one of them")
         if inputs_embeds is None:
-            if input_ids.dim() != 2:
-                raise ValueError(f"input_ids: expected (B, s), got {tuple(input_ids.shape)}")
+            check_input_ids(self.backbone, input_ids)
             inputs_embeds = self.backbone.get_input_embeddings()(input_ids)
         batch, length = inputs_embeds.shape[:2]
         try:

@@ -35,6 +35,7 @@ from modalprompt.nlp.iapt.generator import IaptPromptGenerator
 from modalprompt.nlp.iapt.layers import Insertion, InsertionHook, transformer_layers
 from modalprompt.nlp.injection import (
     architecture_kind,
+    check_input_ids,
     check_prompt_length,
     generate_with_prompt,
     inject_prompt,
@@ -152,9 +153,7 @@ class IaptModel(BackboneLossSteps, PromptModel):
         **inputs: Any,
     ) -> tuple[dict[str, Any], Insertion, Any]:
         """Backbone kwargs with ``num_tokens`` zero slots, and the matching :class:`Insertion`."""
-        if input_ids is None or input_ids.dim() != 2:
-            shape = None if input_ids is None else tuple(input_ids.shape)
-            raise ValueError(f"input_ids: expected (B, L) token ids, got {shape}")
+        check_input_ids(self.backbone, input_ids)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if instruction_mask is None:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from modalprompt.core.model import PromptModel
+from modalprompt.core.validation import check_class_labels
 from modalprompt.nlp.classification import MaskedLMPrompt, PromptCollator, is_decoder
 from modalprompt.nlp.prompt_finetune.config import PromptFinetuneConfig
 from modalprompt.nlp.templates import Template
@@ -107,7 +108,9 @@ class PromptFinetuneModel(MaskedLMPrompt, PromptModel):
         if "labels" not in batch:
             raise KeyError(f"batch: evaluation needs 'labels', got keys {sorted(batch)}")
         inputs = {k: v for k, v in batch.items() if k != "labels"}
-        return {"logits": self(**inputs)["logits"], "labels": batch["labels"]}
+        logits = self(**inputs)["logits"]
+        labels = check_class_labels(batch["labels"], logits.size(-1), batch_size=logits.size(0))
+        return {"logits": logits, "labels": labels}
 
     @torch.no_grad()
     def predict_proba(self, examples: Sequence[Mapping[str, Any]], batch_size: int = 32) -> Tensor:
