@@ -45,7 +45,9 @@ class RunFileError(SystemExit):
 
 def _say(message: str) -> None:
     """Progress goes to stderr; stdout keeps the results (JSON metrics) for scripts."""
-    print(f"[modalprompt] {message}", file=sys.stderr, flush=True)
+    from modalprompt.core.tasks import progress
+
+    progress(message)
 
 
 # ------------------------------------------------------------------------------ run files

@@ -21,6 +21,7 @@ import dataclasses
 import importlib
 import inspect
 import os
+import sys
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ __all__ = [
     "list_tasks",
     "check_task_args",
     "shared_data_dir",
+    "progress",
 ]
 
 _TASK_MODULES = ("modalprompt.pointcloud.tasks", "modalprompt.graph.tasks", "modalprompt.nlp.tasks")
@@ -225,6 +227,11 @@ def shared_data_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def progress(message: str) -> None:
+    """One ``[modalprompt] ...`` progress line on stderr (stdout keeps the results)."""
+    print(f"[modalprompt] {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- type checking

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from modalprompt.core.tasks import Task, register_task, shared_data_dir
+from modalprompt.core.tasks import Task, progress, register_task, shared_data_dir
 
 __all__ = ["GRAPH_PROMPT_METHODS", "load_gnn_state"]
 
@@ -215,7 +215,7 @@ def moleculenet(
         load_gnn_state(gin, None)
     else:
         load_pretrain_gnns_checkpoint(gin, checkpoint)
-    print(f"[modalprompt] parsing {name} molecules (RDKit)", flush=True)
+    progress(f"parsing {name} molecules (RDKit)")
     data = load_moleculenet_csv(next(f for f in files if f.is_file()), limit=limit)
     train_idx, val_idx, test_idx = scaffold_split(data.smiles)
     order = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(split_seed))
@@ -291,7 +291,7 @@ def planetoid_nodes(
     _check_file(checkpoint)
     data = _load_from_copy(load_planetoid, folder, name)[1][0]
     hops, low, high = HOP_LIMITS[name.lower()]
-    print(f"[modalprompt] extracting {name} {hops}-hop subgraphs", flush=True)
+    progress(f"extracting {name} {hops}-hop subgraphs")
     task = node_fewshot_task(
         data, num_hops=hops, min_nodes=low, max_nodes=high, shots=shots, num_val=num_val,
         num_test=num_test, svd_dim=svd_dim, seed=split_seed,
@@ -318,7 +318,7 @@ def _tag_task(tag, embed, encoder: nn.Module, shots, num_val, num_test, max_node
 
     train_idx, val_idx, test_idx = _class_shots(tag.labels, shots, num_val, seed)
     test_idx = test_idx[:num_test]
-    print(f"[modalprompt] embedding the node texts of {tag.num_nodes} nodes' subgraphs", flush=True)
+    progress("embedding the node texts of the train, validation and test subgraphs")
     split = {}
     for key, ids in (("train", train_idx), ("val", val_idx), ("test", test_idx)):
         split[key], _ = subgraph_pairs(

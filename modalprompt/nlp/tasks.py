@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from modalprompt.core.tasks import Task, register_task, shared_data_dir
+from modalprompt.core.tasks import Task, progress, register_task, shared_data_dir
 
 __all__ = ["CLASSIFIER_METHODS", "MASKED_LM_METHODS", "FEATURE_METHODS", "TEXT_METHODS"]
 
@@ -152,7 +152,7 @@ def _calibrate(train: list[dict[str, Any]]):
             from torch.utils.data import DataLoader
 
             texts = [{"text_a": e["text_a"]} for e in train]
-            print(f"[modalprompt] calibrating the verbalizer on {len(texts)} texts", flush=True)
+            progress(f"calibrating the verbalizer on {len(texts)} texts")
             model.calibrate(DataLoader(texts, batch_size=32, collate_fn=model.collator()))
 
     return prepare

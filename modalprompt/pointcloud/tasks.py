@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from modalprompt.core.tasks import Task, register_task, shared_data_dir
+from modalprompt.core.tasks import Task, progress, register_task, shared_data_dir
 
 __all__ = ["POINTCLOUD_METHODS", "build_backbone"]
 
@@ -94,7 +94,7 @@ def _bank_builder(train: Dataset):
 
     def prepare(model: nn.Module) -> None:
         if hasattr(model, "build_memory_bank"):
-            print(f"[modalprompt] building the memory bank from {len(train)} training clouds")
+            progress(f"building the memory bank from {len(train)} training clouds")
             model.build_memory_bank(train)
 
     return prepare
