@@ -216,6 +216,24 @@ class MaskedLMPrompt:
         The logits are OpenPrompt's ``forward_without_verbalize`` (used for calibration).
         """
         check_input_ids(self.backbone, input_ids)
+        batch, length = input_ids.shape
+        if (
+            not isinstance(mask_positions, Tensor)
+            or mask_positions.shape != (batch,)
+            or mask_positions.is_floating_point()
+            or mask_positions.dtype == torch.bool
+        ):
+            found = (
+                f"{mask_positions.dtype} {tuple(mask_positions.shape)}"
+                if isinstance(mask_positions, Tensor)
+                else type(mask_positions).__name__
+            )
+            raise ValueError(f"mask_positions: expected ({batch},) integer positions, got {found}")
+        if bool(((mask_positions < 0) | (mask_positions >= length)).any()):
+            raise ValueError(
+                f"mask_positions: expected positions in [0, {length}) of the input, found "
+                f"{sorted(set(mask_positions.tolist()))[:5]}"
+            )
         try:  # a collator's max_length past the backbone's positions
             check_prompt_length(self.backbone, 0, input_ids.size(1))
         except ValueError as err:

@@ -97,3 +97,17 @@ def test_generate_past_the_position_limit_is_named(name):
         model.generate(input_ids=ids, attention_mask=mask, max_length=100)
     with pytest.raises(TypeError, match=r"input_ids: expected integer token ids"):
         model.generate(input_ids=ids.float(), attention_mask=mask, max_new_tokens=2)
+
+
+@pytest.mark.parametrize("bad", [-2, 10])
+def test_mask_positions_outside_the_input_are_named(bad):
+    """Found by tests/fuzz: a position past the input was torch's IndexError, a negative one
+    silently read another token's logits."""
+    model, batch = _case("prompt_finetune")
+    assert batch["input_ids"].shape[1] == 10
+    positions = batch["mask_positions"].clone()
+    positions[0] = bad
+    with pytest.raises(
+        ValueError, match=rf"mask_positions: expected positions in \[0, 10\).*{bad}"
+    ):
+        model.training_step({**batch, "mask_positions": positions})
