@@ -111,10 +111,10 @@ class PromptCollator:
             value = float(raw)
         except (TypeError, ValueError):
             value = float("nan")
-        if not value.is_integer() or value < 0:
+        if not value.is_integer() or not 0 <= value < 2**31:
             raise ValueError(
-                f"label: expected a class index >= 0 (an integer), got {raw!r}; give label_map "
-                "for string labels"
+                f"label: expected a class index >= 0 (an integer below 2**31), got {raw!r}; give "
+                "label_map for string labels"
             )
         return int(value)
 

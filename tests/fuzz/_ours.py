@@ -19,14 +19,15 @@ def raised_here(error: BaseException) -> bool:
     return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(LIBRARY)
 
 
-def outcome(fn: Callable[[], Any], names: Iterable[str] = ()) -> tuple[Any, BaseException | None]:
+def outcome(
+    fn: Callable[[], Any], names: Iterable[str] = (), also: tuple[type[BaseException], ...] = ()
+) -> tuple[Any, BaseException | None]:
     """``(result, None)``, or ``(None, error)`` for a clear error of ours: a ValueError or
-    TypeError raised by the library itself whose message names one of ``names`` (when given)
-    as ``name:`` or ``name`` followed by a colon somewhere. Anything else fails the test with
-    the foreign traceback."""
+    TypeError (or one of ``also``) raised by the library itself whose message contains one of
+    ``names`` (when given). Anything else fails the test with the foreign traceback."""
     try:
         return fn(), None
-    except OURS as error:
+    except OURS + also as error:
         message = str(error)
         if not raised_here(error):
             raise AssertionError(f"foreign {type(error).__name__}: {message[:300]}") from error
