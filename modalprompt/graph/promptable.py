@@ -61,8 +61,11 @@ def check_edge_index(data: Any, num_nodes: int | None = None) -> None:
         raise TypeError(
             f"data.edge_index: expected a (2, E) integer tensor, got {type(edge_index).__name__}"
         )
-    if edge_index.dtype not in (torch.long, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise TypeError(f"data.edge_index: expected integer node indices, got {edge_index.dtype}")
+    if edge_index.dtype != torch.long:  # PyG's scatter needs int64 indices
+        raise TypeError(
+            f"data.edge_index: expected integer node indices of dtype torch.long (int64), got "
+            f"{edge_index.dtype}"
+        )
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"data.edge_index: expected shape (2, E), got {tuple(edge_index.shape)}")
     n = int(data.num_nodes if num_nodes is None else num_nodes)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from modalprompt.core.validation import check_class_labels
-from modalprompt.nlp.injection import check_input_ids, check_prompt_length
+from modalprompt.nlp.injection import check_input_ids, check_prompt_length, check_token_tensor
 from modalprompt.nlp.templates import Template
 from modalprompt.nlp.verbalizers import Verbalizer
 
@@ -229,6 +229,27 @@ class MaskedLMPrompt:
                 else type(mask_positions).__name__
             )
             raise ValueError(f"mask_positions: expected ({batch},) integer positions, got {found}")
+        if not isinstance(attention_mask, Tensor) or attention_mask.shape != (batch, length):
+            found = tuple(attention_mask.shape) if isinstance(attention_mask, Tensor) else None
+            raise ValueError(f"attention_mask: expected shape {(batch, length)}, got {found}")
+        check_token_tensor(self.backbone, attention_mask, "attention_mask", (batch, length))
+        if token_type_ids is not None:
+            check_token_tensor(self.backbone, token_type_ids, "token_type_ids", (batch, length))
+        if soft_ids is not None and (
+            not isinstance(soft_ids, Tensor)
+            or soft_ids.shape != (batch, length)
+            or soft_ids.dtype != torch.long
+            or bool(((soft_ids < -1) | (soft_ids >= self.soft_embeds.shape[0])).any())
+        ):
+            found = (
+                f"{soft_ids.dtype} {tuple(soft_ids.shape)}"
+                if isinstance(soft_ids, Tensor)
+                else type(soft_ids).__name__
+            )
+            raise ValueError(
+                f"soft_ids: expected {(batch, length)} long ids in [-1, "
+                f"{self.soft_embeds.shape[0]}) (-1: a real token), got {found}"
+            )
         if bool(((mask_positions < 0) | (mask_positions >= length)).any()):
             raise ValueError(
                 f"mask_positions: expected positions in [0, {length}) of the input, found "

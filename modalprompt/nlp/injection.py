@@ -42,6 +42,7 @@ __all__ = [
     "check_prompt_length",
     "check_input_ids",
     "check_generation_length",
+    "check_token_tensor",
     "inject_prompt",
     "generate_with_prompt",
 ]
@@ -163,6 +164,32 @@ def check_input_ids(
                 f"{name}: token ids must lie in [0, {vocab}) (the backbone's vocabulary), found "
                 f"{sorted(set(input_ids[bad].tolist()))[:5]}; does the tokenizer match the model?"
             )
+
+
+def check_token_tensor(
+    backbone: nn.Module | None, values: Any, name: str, shape: tuple[int, int]
+) -> None:
+    """Raise naming ``name`` unless ``values`` (``attention_mask`` or ``token_type_ids``) fits
+    inputs of ``shape`` ``(B, L)`` (one row broadcast to all is allowed): an attention mask holds
+    0/1 (bool, integer or float), token type ids are integers in ``[0, type_vocab_size)``."""
+    shape = (int(shape[0]), int(shape[1]))
+    if not isinstance(values, Tensor):
+        raise TypeError(f"{name}: expected a {shape} tensor, got {type(values).__name__}")
+    if values.dim() != 2 or values.size(1) != shape[1] or values.size(0) not in (1, shape[0]):
+        raise ValueError(
+            f"{name}: expected shape {shape} like input_ids, got {tuple(values.shape)}"
+        )
+    if name == "attention_mask":
+        if not bool(((values == 0) | (values == 1)).all()):
+            found = sorted(set(values[(values != 0) & (values != 1)].tolist()))[:5]
+            raise ValueError(f"{name}: expected 0/1 values, found {found}")
+        return
+    if values.dtype not in _INTEGER_DTYPES:
+        raise TypeError(f"{name}: expected integer ids (torch.long), got {values.dtype}")
+    types = getattr(getattr(backbone, "config", None), "type_vocab_size", None)
+    if isinstance(types, int) and bool(((values < 0) | (values >= types)).any()):
+        found = sorted(set(values[(values < 0) | (values >= types)].tolist()))[:5]
+        raise ValueError(f"{name}: expected ids in [0, {types}) (type_vocab_size), found {found}")
 
 
 def check_generation_length(
@@ -335,11 +362,17 @@ def inject_prompt(
     n = prompt.size(1)
     if attention_mask is None:
         attention_mask = torch.ones(batch, length, dtype=torch.long, device=device)
-    elif tuple(attention_mask.shape) != (batch, length):
-        raise ValueError(
-            f"attention_mask: expected a 2-D mask of shape {(batch, length)}, "
-            f"got {tuple(attention_mask.shape)}"
+    elif not isinstance(attention_mask, Tensor) or tuple(attention_mask.shape) != (batch, length):
+        found = (
+            tuple(attention_mask.shape) if isinstance(attention_mask, Tensor) else attention_mask
         )
+        raise ValueError(
+            f"attention_mask: expected a 2-D mask of shape {(batch, length)}, got {found}"
+        )
+    else:
+        check_token_tensor(backbone, attention_mask, "attention_mask", (batch, length))
+    if token_type_ids is not None:
+        check_token_tensor(backbone, token_type_ids, "token_type_ids", (batch, length))
     check_prompt_length(backbone, n, length)
 
     adjacent = kind == "decoder" and placement == "before_text"

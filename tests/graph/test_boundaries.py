@@ -132,3 +132,37 @@ def test_miscounted_labels_are_named_in_evaluation(method):
     model, batch = _model(method, num_outputs=1), _batch()  # 2 labels per graph, 1 output
     with pytest.raises(ValueError, match=r"y: expected 1 task label\(s\) per graph"):
         model.validation_step(batch)
+
+
+def test_int32_edge_index_is_named():
+    """Found by tests/fuzz: an int32 edge index passed our check and failed in PyG's scatter."""
+    model, batch = _model("gpf"), _batch()
+    batch.edge_index = batch.edge_index.int()
+    with pytest.raises(
+        TypeError, match=r"data.edge_index: .*torch.long \(int64\), got torch.int32"
+    ):
+        model(batch)
+
+
+def test_graphclip_checks_features_edges_and_labels():
+    """Found by tests/fuzz: GraphCLIP's encoder passed bad edges to PyG and labels to
+    cross_entropy unchecked."""
+    from modalprompt.core.testing import tiny_case
+
+    case = tiny_case(mp.get_method_spec("graphclip"))
+    model = mp.get_prompt_model(case.backbone, case.config)
+    batch = case.batch
+    bad = batch.clone()
+    bad.edge_index = batch.edge_index.clone()
+    bad.edge_index[0, 0] = 10_000
+    with pytest.raises(ValueError, match=r"data.edge_index: node indices must lie in \[0, "):
+        model.training_step(bad)
+    bad = batch.clone()
+    bad.y = torch.full_like(batch.y, 10_000)
+    with pytest.raises(ValueError, match=r"y: class indices must lie in \[0, "):
+        model.training_step(bad)
+    doubled = batch.clone()
+    doubled.x = batch.x.double()
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(doubled), model(batch))

@@ -111,3 +111,33 @@ def test_mask_positions_outside_the_input_are_named(bad):
         ValueError, match=rf"mask_positions: expected positions in \[0, 10\).*{bad}"
     ):
         model.training_step({**batch, "mask_positions": positions})
+
+
+@pytest.mark.parametrize("name", SOFT)
+def test_attention_mask_and_token_type_ids_are_checked(name):
+    """Found by tests/fuzz: bad token_type_ids failed in BERT's embedding lookup, an attention
+    mask of another shape or with values other than 0/1 in EPT's offset alignment."""
+    model, batch = _case(name)
+    types = batch["token_type_ids"]
+    with pytest.raises(TypeError, match=r"token_type_ids: expected integer ids.*float32"):
+        model.training_step({**batch, "token_type_ids": types.float()})
+    with pytest.raises(ValueError, match=r"token_type_ids: expected ids in \[0, 2\).*\[5\]"):
+        model.training_step({**batch, "token_type_ids": types + 5})
+    with pytest.raises(ValueError, match=r"token_type_ids: expected shape \(4, 7\)"):
+        model.training_step({**batch, "token_type_ids": types[:, :-1]})
+    mask = batch["attention_mask"].clone()
+    mask[0, 0] = 7
+    with pytest.raises(ValueError, match=r"attention_mask: expected 0/1 values, found \[7\]"):
+        model.training_step({**batch, "attention_mask": mask})
+    with pytest.raises(ValueError, match=r"attention_mask: expected .*\(4, 7\)"):
+        model.training_step({**batch, "attention_mask": mask[:, :-1]})
+
+
+def test_masked_lm_checks_its_mask_types_and_soft_ids():
+    model, batch = _case("prompt_finetune")
+    with pytest.raises(ValueError, match=r"attention_mask: expected shape \(6, 10\)"):
+        model.training_step({**batch, "attention_mask": batch["attention_mask"].reshape(-1)})
+    soft = batch["soft_ids"].clone()
+    soft[0, 0] = 99
+    with pytest.raises(ValueError, match=r"soft_ids: expected \(6, 10\) long ids in \[-1, "):
+        model.training_step({**batch, "soft_ids": soft})

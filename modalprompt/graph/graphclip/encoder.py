@@ -55,13 +55,14 @@ class GraphClipEncoder(nn.Module):
         self.projector = nn.Linear(2 * hidden, self.out_dim)
 
     def embed_inputs(self, data: Any) -> Tensor:
-        """The input space a feature prompt is added to: ``data.x`` ``(N, in_dim)``."""
-        x = data.x
-        if x.dim() != 2 or x.size(-1) != self.in_dim:
-            raise ValueError(
-                f"data.x: expected (N, {self.in_dim}) node features, got {tuple(x.shape)}"
-            )
-        return x
+        """The input space a feature prompt is added to: ``data.x`` ``(N, in_dim)`` checked
+        (:func:`~modalprompt.graph.promptable.check_node_features`, edges included) and cast to
+        the encoder's float dtype (float64 or integer features → float32 for a float32 model)."""
+        from modalprompt.core.validation import float_dtype
+        from modalprompt.graph.promptable import check_node_features
+
+        x = check_node_features(data, self.in_dim)
+        return x.to(float_dtype(self) or torch.float32)
 
     def encode(self, x: Tensor, data: Any) -> Tensor:
         batch = getattr(data, "batch", None)

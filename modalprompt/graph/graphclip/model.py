@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from modalprompt.core.model import PromptModel
+from modalprompt.core.validation import check_class_labels
 from modalprompt.graph.graphclip.config import GraphClipConfig
 
 __all__ = ["GraphClipModel"]
@@ -63,11 +64,19 @@ class GraphClipModel(PromptModel):
         return self.embed(data) @ self.class_embeddings.t() / self.config.temperature
 
     def training_step(self, batch: Any) -> dict[str, Tensor]:
-        return {"loss": F.cross_entropy(self(batch), batch.y.view(-1))}
+        logits = self(batch)
+        return {"loss": F.cross_entropy(logits, self._labels(logits, batch))}
 
     @torch.no_grad()
     def validation_step(self, batch: Any) -> dict[str, Tensor]:
-        return {"logits": self(batch), "labels": batch.y.view(-1)}
+        logits = self(batch)
+        return {"logits": logits, "labels": self._labels(logits, batch)}
+
+    @staticmethod
+    def _labels(logits: Tensor, batch: Any) -> Tensor:
+        """``batch.y`` checked as one class index in ``[0, C)`` per graph."""
+        y = getattr(batch, "y", None)
+        return check_class_labels(y, logits.size(-1), batch_size=logits.size(0), name="y")
 
     def compute_metrics(self, outputs: Mapping[str, Tensor]) -> dict[str, float]:
         pred = outputs["logits"].argmax(-1)

@@ -25,7 +25,12 @@ from torch import Tensor, nn
 
 from modalprompt.nlp.ept.config import EptConfig
 from modalprompt.nlp.ept.prompt import EptTransform
-from modalprompt.nlp.injection import check_input_ids, check_prompt_length, generate_with_prompt
+from modalprompt.nlp.injection import (
+    check_input_ids,
+    check_prompt_length,
+    check_token_tensor,
+    generate_with_prompt,
+)
 from modalprompt.nlp.prompt_tuning.model import PromptTuningModel
 
 __all__ = ["EptModel", "aligned_offset"]
@@ -138,6 +143,7 @@ class EptModel(PromptTuningModel):
             raise ValueError(f"input_ids: {err}") from None
         if attention_mask is None:
             attention_mask = torch.ones(batch, length, dtype=torch.long)
+        check_token_tensor(self.backbone, attention_mask, "attention_mask", (batch, length))
         offset = self.get_offset() if offset is None else offset
         if offset.dim() == 3 and offset.size(0) != batch:
             raise ValueError(

@@ -37,6 +37,7 @@ from modalprompt.nlp.injection import (
     architecture_kind,
     check_input_ids,
     check_prompt_length,
+    check_token_tensor,
     generate_with_prompt,
     inject_prompt,
 )
@@ -156,6 +157,7 @@ class IaptModel(BackboneLossSteps, PromptModel):
         check_input_ids(self.backbone, input_ids)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        check_token_tensor(self.backbone, attention_mask, "attention_mask", input_ids.shape)
         if instruction_mask is None:
             instruction = attention_mask.bool()
         else:
