@@ -35,7 +35,21 @@ def accuracy(pred: ArrayLike, target: ArrayLike) -> float:
     """Fraction correct. ``pred``: labels ``(N,)`` or scores ``(N, C)``; ``target``: ``(N,)``."""
     p, t = _predictions(pred), _numpy(target).reshape(-1)
     _check_lengths("accuracy", p, t)
+    scores = _numpy(pred)
+    if scores.ndim == 2:  # (N, C) scores: a target outside [0, C) would silently count as wrong
+        _check_targets("accuracy", t, scores.shape[1])
     return float((p == t).mean())
+
+
+def _check_targets(name: str, target: np.ndarray, num_classes: int) -> None:
+    """Refuse targets that are not class indices in ``[0, num_classes)``, naming them."""
+    bad = ~np.isfinite(target.astype(np.float64)) | (target < 0) | (target >= num_classes)
+    bad |= np.isfinite(target.astype(np.float64)) & (np.mod(target, 1) != 0)
+    if bad.any():
+        raise ValueError(
+            f"{name}: target class indices must lie in [0, {num_classes}), found "
+            f"{np.unique(target[bad])[:5].tolist()}"
+        )
 
 
 def macro_f1(pred: ArrayLike, target: ArrayLike, num_classes: int | None = None) -> float:
@@ -43,6 +57,8 @@ def macro_f1(pred: ArrayLike, target: ArrayLike, num_classes: int | None = None)
     ``num_classes`` is given, as 0)."""
     p, t = _predictions(pred), _numpy(target).reshape(-1)
     _check_lengths("macro_f1", p, t)
+    if num_classes is not None:
+        _check_targets("macro_f1", t, num_classes)
     labels = list(range(num_classes)) if num_classes is not None else None
     return float(f1_score(t, p, average="macro", labels=labels, zero_division=0))
 

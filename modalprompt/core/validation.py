@@ -2,19 +2,23 @@
 
 Every check raises a ``ValueError`` (a value out of range, a wrong shape) or a ``TypeError`` (a
 wrong type or dtype) whose message names the argument, what was found and what was expected.
-The domains add their own (``graph.promptable.check_graph_data``,
-``nlp.injection.check_input_ids``, the point transformer's ``points`` check) and use these.
+The domains add their own and use these: ``graph.promptable.check_node_features`` /
+``check_edge_index`` and ``graph.backbones.molecule_gin.check_molecule_data``,
+``nlp.injection.check_input_ids`` / ``check_token_tensor`` / ``check_generation_length``, the
+point transformer's ``points`` check.
 
-Rules for inputs of another float dtype, per entry point (the README's "Reliability" section):
+Rules for inputs of another dtype, per entry point:
 
 * class labels: integer tensors, or floats holding whole numbers (cast to ``long``); a
-  fractional label is refused;
+  fractional, negative or too large label is refused; multilabel graph targets are 0, 1 or NaN;
 * the core methods (``linear_probe``, ``full_finetune``) on any backbone: floating tensors are
   cast to the dtype of the backbone's floating parameters (:func:`match_float_dtype`), so
-  float64 arrays from numpy work on a float32 model;
-* point clouds: coordinates are cast to the backbone's dtype; graph node features to float32
-  (atom indices of a molecule GNN must be integers); token ids must be integers (a float id is
-  refused, never rounded).
+  float64 arrays from numpy work on a float32 model; integer inputs are left to the backbone;
+* point clouds: coordinates (float64, integers) are cast to the backbone's dtype;
+* graphs: node features are cast to the GNN's float dtype; atom and bond indices of the molecule
+  GNNs must be integers and ``edge_index`` must be ``torch.long`` (never rounded or cast);
+* text: token ids and token type ids must be integers (a float id is refused, never rounded);
+  an attention mask may be bool, integer or float but holds only 0 and 1.
 """
 
 from __future__ import annotations

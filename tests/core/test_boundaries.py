@@ -100,3 +100,14 @@ def test_points_of_another_type_or_an_empty_batch_are_named():
     model.eval()
     with torch.no_grad():
         assert torch.equal(model((x * 100).round().long()), model((x * 100).round()))
+
+
+def test_accuracy_and_macro_f1_refuse_targets_outside_the_classes():
+    from modalprompt.core.metrics import accuracy, macro_f1
+
+    scores = torch.randn(3, 2)
+    with pytest.raises(ValueError, match=r"accuracy: target class indices must lie in \[0, 2\)"):
+        accuracy(scores, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"macro_f1: target class indices .*\[-1\]"):
+        macro_f1(torch.tensor([0, 1, 1]), torch.tensor([0, -1, 1]), num_classes=2)
+    assert accuracy(torch.tensor([0, 1, 5]), torch.tensor([0, 1, 5])) == 1.0  # labels: no C
