@@ -201,20 +201,24 @@ def check_generation_length(
     ``generation_config`` decides, as in ``generate``. ``max_length`` counts the virtual tokens,
     as ``generate`` sees them in its prefix."""
     limit = position_limit(backbone)
-    if limit is None:
-        return
     used = num_virtual_tokens + input_length
     config = getattr(backbone, "generation_config", None)
     if generate_kwargs.get("max_new_tokens") is not None:
         name, new = "max_new_tokens", int(generate_kwargs["max_new_tokens"])
     elif generate_kwargs.get("max_length") is not None:
         name, new = "max_length", int(generate_kwargs["max_length"]) - used
+        if new < 1:
+            raise ValueError(
+                f"max_length: {generate_kwargs['max_length']} leaves no room for new tokens: it "
+                f"counts the {num_virtual_tokens} virtual and {input_length} input tokens "
+                f"({used}); expected more than {used}, or pass max_new_tokens"
+            )
     elif getattr(config, "max_new_tokens", None) is not None:
         name, new = "generation_config.max_new_tokens", int(config.max_new_tokens)
     else:
         name = "generation_config.max_length"
         new = int(getattr(config, "max_length", None) or 20) - used
-    if used + new > limit:
+    if limit is not None and used + new > limit:
         raise ValueError(
             f"{name}: {num_virtual_tokens} virtual + {input_length} input + {new} new tokens = "
             f"{used + new} positions, more than the backbone's limit of {limit} "

@@ -199,3 +199,41 @@ def test_text_methods(name, data):
     count = max(0, batch + draw(st.integers(-1, 1), label="label count delta"))
     inputs["labels"] = _labels(draw, count, num_classes)
     _check_step(model, inputs, TEXT_NAMES)
+
+
+@functools.cache
+def _lm_model(name: str):
+    from modalprompt.nlp.testing import tiny_causal_lm
+
+    spec = mp.get_method_spec(name)
+    overrides = {"task": "lm", **({"max_length": 8} if name == "ept" else {})}
+    return mp.get_prompt_model(tiny_causal_lm(), mp.get_config(name, **{**spec.tiny, **overrides}))
+
+
+@pytest.mark.parametrize("name", ["prompt_tuning", "ept", "iapt"])
+@given(data=st.data())
+def test_text_generation(name, data):
+    """``generate`` with generated lengths (up to past the 64 positions of the tiny GPT-2)."""
+    model = _lm_model(name).eval()
+    draw = data.draw
+    batch = draw(st.integers(1, 2), label="B")
+    length = draw(st.sampled_from([8, 8, 0, 1, 30, 70]), label="L")
+    ids = torch.randint(5, 50, (batch, length))
+    ids = ids.to(draw(st.sampled_from([torch.long, torch.long, torch.float32])))
+    budget = draw(
+        st.one_of(
+            st.fixed_dictionaries({"max_new_tokens": st.integers(1, 70)}),
+            st.fixed_dictionaries({"max_length": st.integers(1, 90)}),
+            st.just({}),  # the backbone's generation_config decides
+        ),
+        label="budget",
+    )
+    out, error = outcome(
+        lambda: model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **budget),
+        ["input_ids", "max_new_tokens", "max_length", "num_virtual_tokens"],
+    )
+    if error is None:
+        assert out.shape[0] == batch and out.shape[1] >= length
+        assert torch.equal(out[:, :length], ids)
+        if "max_new_tokens" in budget:
+            assert out.shape[1] - length <= budget["max_new_tokens"]

@@ -97,6 +97,9 @@ def test_generate_past_the_position_limit_is_named(name):
         model.generate(input_ids=ids, attention_mask=mask, max_length=100)
     with pytest.raises(TypeError, match=r"input_ids: expected integer token ids"):
         model.generate(input_ids=ids.float(), attention_mask=mask, max_new_tokens=2)
+    # found by tests/fuzz: a max_length within the virtual + input tokens was transformers' error
+    with pytest.raises(ValueError, match=r"max_length: 5 leaves no room for new tokens"):
+        model.generate(input_ids=ids, attention_mask=mask, max_length=5)
 
 
 @pytest.mark.parametrize("bad", [-2, 10])
