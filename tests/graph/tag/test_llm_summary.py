@@ -52,10 +52,10 @@ def test_prompt_holds_the_request_centre_and_neighbours(llm):
         model, tokenizer, categories=["Theory", "Neural_Networks"], max_neighbours=1
     )
     prompt = summariser._prompt(SUBGRAPHS[0], 1)
-    assert "Centre: graph neural networks for molecules" in prompt
-    assert "Neighbour 1: message passing" in prompt and "chemistry" not in prompt
+    assert "Centre document: graph neural networks for molecules" in prompt
+    assert "Linked document 1: message passing" in prompt and "chemistry" not in prompt
     assert "Theory, Neural_Networks" in prompt
-    assert prompt.endswith("<|assistant|>")
+    assert prompt.endswith("<|assistant|>The centre document")
 
 
 def test_long_subgraphs_are_cut_to_fit_and_counted(llm):
