@@ -47,8 +47,9 @@ def check_promptable(gnn: Any) -> None:
     ]
     if missing:
         raise TypeError(
-            f"backbone: {type(gnn).__name__} lacks {missing}; RELIEF needs a GNN with prompt_dim, "
-            "out_dim, embed_inputs(data) and encode(x, data) (wrap a feature GNN in InputSpaceGNN)"
+            f"backbone: {type(gnn).__name__} lacks {missing}; input-space graph prompts (GPF, "
+            "GPF-plus, RELIEF, GraphCLIP) need a GNN with prompt_dim, out_dim, embed_inputs(data) "
+            "and encode(x, data) (wrap a feature GNN in InputSpaceGNN)"
         )
 
 

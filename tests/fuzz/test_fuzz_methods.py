@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import modalprompt as mp
 from modalprompt.core.testing import tiny_case
 
+from ._ours import outcome
 from .test_fuzz_forward import _check_step
 
 PYG_KEYS = ("x", "edge_index", "edge_attr", "y")
@@ -100,3 +101,32 @@ def test_damaged_batches(name, data):
     # non-finite guard stops them); elsewhere they are refused by name
     nonfinite_ok = nonfinite and domain == "any"
     _check_step(copy.deepcopy(model), _replace(batch, key, damaged), [], nonfinite_ok)
+
+
+@functools.cache
+def _foreign_backbones():
+    """One tiny backbone per domain, plus a bare ``nn.Linear``."""
+    backbones = {"linear": torch.nn.Linear(3, 3)}
+    for name in ("linear_probe", "gpf", "idpt", "prompt_tuning", "prompt_finetune"):
+        try:
+            backbones[name] = tiny_case(mp.get_method_spec(name)).backbone
+        except ImportError:  # an extra that is not installed
+            continue
+    return backbones
+
+
+@pytest.mark.parametrize("name", mp.list_methods(), ids=str)
+def test_get_prompt_model_on_every_domains_backbone(name):
+    """A method on another domain's backbone builds (the core heads take any backbone) or is
+    refused naming the backbone, never an AttributeError from deep inside (found by this test
+    for prompt_finetune, pcp, sciprompt, bayesprompt and graphclip)."""
+    _case(name)  # skips when the method's extra is not installed
+    config = tiny_case(mp.get_method_spec(name)).config
+    for backbone_name, backbone in _foreign_backbones().items():
+        if backbone_name == name:
+            continue
+        fresh = copy.deepcopy(backbone)
+        outcome(
+            lambda b=fresh: mp.get_prompt_model(b, config),
+            ["backbone", "tokenizer", "feature_dim"],  # feature_dim: the core heads' width
+        )

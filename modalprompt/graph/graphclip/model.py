@@ -12,6 +12,7 @@ from torch.nn import functional as F
 from modalprompt.core.model import PromptModel
 from modalprompt.core.validation import check_class_labels
 from modalprompt.graph.graphclip.config import GraphClipConfig
+from modalprompt.graph.promptable import check_promptable
 
 __all__ = ["GraphClipModel"]
 
@@ -33,6 +34,7 @@ class GraphClipModel(PromptModel):
     config_class = GraphClipConfig
 
     def __init__(self, backbone: nn.Module, config: GraphClipConfig) -> None:
+        check_promptable(backbone)
         super().__init__(backbone, config)
         self.prompt = nn.Parameter(torch.zeros(1, int(backbone.prompt_dim)))
         g = torch.Generator().manual_seed(config.seed)

@@ -75,6 +75,9 @@ class BayesPromptModel(PromptModel):
     }
 
     def __init__(self, backbone: nn.Module, config: BayesPromptConfig) -> None:
+        from modalprompt.nlp.classification import check_masked_lm
+
+        check_masked_lm(backbone)
         super().__init__(backbone, config)
         embeddings = backbone.get_input_embeddings()
         if embeddings.num_embeddings != config.vocab_size:

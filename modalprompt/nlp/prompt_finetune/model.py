@@ -18,7 +18,12 @@ from torch import Tensor, nn
 
 from modalprompt.core.model import PromptModel
 from modalprompt.core.validation import check_class_labels
-from modalprompt.nlp.classification import MaskedLMPrompt, PromptCollator, is_decoder
+from modalprompt.nlp.classification import (
+    MaskedLMPrompt,
+    PromptCollator,
+    check_masked_lm,
+    is_decoder,
+)
 from modalprompt.nlp.prompt_finetune.config import PromptFinetuneConfig
 from modalprompt.nlp.templates import Template
 from modalprompt.nlp.verbalizers import ManualVerbalizer
@@ -70,6 +75,7 @@ class PromptFinetuneModel(MaskedLMPrompt, PromptModel):
         if isinstance(config, PromptFinetuneConfig):
             self.train_backbone = not config.freeze_backbone  # read by PromptModel.__init__
         super().__init__(backbone, config)
+        check_masked_lm(backbone)
         self.tokenizer = resolve_tokenizer(tokenizer, config)
         vocab = backbone.get_input_embeddings().num_embeddings
         if len(self.tokenizer) > vocab:

@@ -80,8 +80,10 @@ class SciPromptModel(PromptFinetuneModel):
 
     @staticmethod
     def _check_tokenizer(backbone: nn.Module, tokenizer: Any, config: SciPromptConfig) -> Any:
+        from modalprompt.nlp.classification import check_masked_lm
         from modalprompt.nlp.prompt_finetune.model import resolve_tokenizer
 
+        check_masked_lm(backbone)
         tokenizer = resolve_tokenizer(tokenizer, config)
         vocab = backbone.get_input_embeddings().num_embeddings
         if len(tokenizer) > vocab:
