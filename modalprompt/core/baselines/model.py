@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from modalprompt.core.baselines.config import FullFinetuneConfig, LinearProbeConfig, _HeadConfig
-from modalprompt.core.model import PromptModel
+from modalprompt.core.model import PromptModel, split_batch
 from modalprompt.core.validation import float_dtype, match_float_dtype
 
 _WIDTH_ATTRIBUTES = ("feature_dim", "out_dim", "embed_dim", "hidden_size")
@@ -68,6 +68,24 @@ class FullFinetuneModel(_HeadModel):
 
     config_class = FullFinetuneConfig
     train_backbone = True
+
+    def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Cross-entropy; a one-example batch is refused by name when a BatchNorm of the trained
+        backbone is in train mode (torch's BatchNorm cannot normalise one example)."""
+        _, labels = split_batch(batch)
+        if isinstance(labels, torch.Tensor) and labels.numel() == 1:
+            norms = [
+                name
+                for name, module in self.backbone.named_modules()
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.training
+            ]
+            if norms:
+                raise ValueError(
+                    f"batch: 1 example, but the backbone's BatchNorm {norms[0]!r} is trained and "
+                    "needs more than one per batch; set TrainingArguments(drop_last=True) or "
+                    "another batch_size"
+                )
+        return super().training_step(batch)
 
     def param_groups(self) -> list[dict[str, Any]]:
         """The backbone at ``lr * backbone_lr_scale`` (``lr_scale``), the head at ``lr``."""
