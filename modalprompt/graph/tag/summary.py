@@ -188,6 +188,8 @@ class LLMSummariser:
         sentences: The length the request asks for.
         batch_size: Subgraphs generated together (left padding).
         max_context: Token limit of a prompt plus its answer (default: the model's positions).
+        no_repeat_ngram_size: Greedy decoding never repeats an n-gram of this size (0: off);
+            without it SmolLM2-135M looped on one sentence in 3 of 5 Cora summaries.
 
     ``summarise_batch(list of texts lists)`` returns one summary each; calling the object on one
     list of texts summarises it alone. Neighbours are dropped from the end (then the centre text
@@ -210,6 +212,7 @@ class LLMSummariser:
         sentences: int = 3,
         batch_size: int = 8,
         max_context: int | None = None,
+        no_repeat_ngram_size: int = 4,
     ) -> None:
         if not callable(getattr(model, "generate", None)):
             raise TypeError(f"model: expected a causal LM with generate(), got {type(model)}")
@@ -236,6 +239,7 @@ class LLMSummariser:
         self.centre_chars, self.neighbour_chars = centre_chars, neighbour_chars
         self.max_neighbours = max_neighbours
         self.batch_size = batch_size
+        self.no_repeat_ngram_size = no_repeat_ngram_size
         limit = max_context or getattr(getattr(model, "config", None), "max_position_embeddings", 0)
         if not isinstance(limit, int) or limit <= 0:
             raise ValueError("max_context: the model declares no position limit; give one")
@@ -262,7 +266,7 @@ class LLMSummariser:
         model = getattr(config, "_name_or_path", "") or type(self.model).__name__
         return json.dumps(
             [model, self.request, self.max_new_tokens, self.centre_chars, self.neighbour_chars,
-             self.max_neighbours],
+             self.max_neighbours, self.no_repeat_ngram_size],
         )  # fmt: skip
 
     @staticmethod
@@ -341,6 +345,7 @@ class LLMSummariser:
                         attention_mask=enc["attention_mask"].to(device),
                         max_new_tokens=self.max_new_tokens,
                         do_sample=False,
+                        no_repeat_ngram_size=self.no_repeat_ngram_size,
                         pad_token_id=pad,
                     )
                 new = ids[:, enc["input_ids"].shape[1] :]
