@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from modalprompt.graph.tag import load_tag_cora
+from modalprompt.graph.tag.loaders import load_tag_cora
 from modalprompt.graph.tag.sampling import rwr_subgraphs
 from modalprompt.graph.tag.summary import CachedSummariser, LLMSummariser
 from modalprompt.nlp import load_pretrained

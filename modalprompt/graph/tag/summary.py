@@ -227,12 +227,12 @@ class LLMSummariser:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
-        if (
-            isinstance(max_neighbours, bool)
-            or not isinstance(max_neighbours, int)
-            or (max_neighbours < 0)
+        for name, value in (
+            ("max_neighbours", max_neighbours),
+            ("no_repeat_ngram_size", no_repeat_ngram_size),
         ):
-            raise ValueError(f"max_neighbours: expected an integer >= 0, got {max_neighbours!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}: expected an integer >= 0, got {value!r}")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
