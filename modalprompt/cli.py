@@ -114,7 +114,10 @@ def read_run_file(path: str) -> RunFile:
     file = Path(path)
     if not file.is_file():
         raise RunFileError(f"--config: no such file {path}")
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise RunFileError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
     if file.suffix in (".yaml", ".yml"):
         import yaml
 

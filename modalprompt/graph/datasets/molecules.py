@@ -142,6 +142,15 @@ def load_moleculenet_csv(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no CSV at {path}")
+    try:
+        return _read_moleculenet(path, smiles_column, tasks, limit)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
+    except (OSError, EOFError, csv.Error) as err:
+        raise ValueError(f"{path}: not a readable CSV: {err}") from None
+
+
+def _read_moleculenet(path, smiles_column, tasks, limit) -> MoleculeDataset:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -161,10 +170,26 @@ def load_moleculenet_csv(
             if graph is None:
                 skipped += 1
                 continue
-            labels = [float(row[t]) if row[t] not in ("", None) else math.nan for t in tasks]
+            labels = [_label(path, reader.line_num, t, row[t]) for t in tasks]
             graph.y = torch.tensor([labels], dtype=torch.float32)
             graphs.append(graph)
             kept.append(row[smiles_column])
     if not graphs:
         raise ValueError(f"{path}: no molecule could be parsed ({skipped} skipped)")
     return MoleculeDataset(graphs, kept, tasks, skipped)
+
+
+def _label(path: Path, line: int, task: str, cell: str | None) -> float:
+    """A binary label cell: ``0``/``1`` (also ``0.0``, ``1.0``), or empty for a missing label."""
+    if cell is None or not cell.strip():
+        return math.nan
+    try:
+        value = float(cell)
+    except ValueError:
+        value = math.nan
+    if value not in (0.0, 1.0):
+        raise ValueError(
+            f"{path}:{line}: column {task!r} holds {cell!r}; a task column holds binary labels "
+            "0/1, or an empty cell for a missing label"
+        )
+    return value

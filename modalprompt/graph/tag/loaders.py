@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -61,18 +62,63 @@ def load_tag_csv(
 ) -> TextAttributedGraph:
     """Nodes CSV with columns ``text,label`` (row order = node id; empty label = unlabelled),
     edges CSV with ``source,target``, optional JSON ``{class name: description}``."""
-    with open(nodes_csv, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for col in ("text", "label"):
-        if rows and col not in rows[0]:
-            raise ValueError(f"{nodes_csv}: missing column {col!r} (have {list(rows[0])})")
+    rows = _read_csv(nodes_csv, ("text", "label"))
     texts = [r["text"] for r in rows]
     labels = [r["label"] or None for r in rows]
-    with open(edges_csv, newline="", encoding="utf-8") as f:
-        edges = [(int(r["source"]), int(r["target"])) for r in csv.DictReader(f)]
+    edges = [
+        _node_pair(edges_csv, f"row {i + 2}", (r["source"], r["target"]))
+        for i, r in enumerate(_read_csv(edges_csv, ("source", "target")))
+    ]
     names = class_names or sorted({lab for lab in labels if lab is not None})
-    desc = json.loads(Path(descriptions_json).read_text()) if descriptions_json else None
-    return _build(texts, labels, edges, names, desc, str(edges_csv))
+    desc = None
+    if descriptions_json:
+        desc = _read_json(descriptions_json)
+        if not isinstance(desc, dict):
+            raise ValueError(f"{descriptions_json}: expected a JSON object {{class: description}}")
+    try:
+        return _build(texts, labels, edges, names, desc, str(edges_csv))
+    except ValueError as err:
+        if str(err).startswith(str(edges_csv)):
+            raise
+        raise ValueError(f"{nodes_csv}: {err}") from None
+
+
+def _read_text(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
+
+
+def _read_json(path: str | Path) -> object:
+    try:
+        return json.loads(_read_text(path))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: JSON syntax error: {err.msg}") from None
+
+
+def _read_csv(path: str | Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV with header ``columns``; a short row or a missing column names the file."""
+    rows = list(csv.DictReader(io.StringIO(_read_text(path), newline="")))
+    for col in columns:
+        if rows and col not in rows[0]:
+            raise ValueError(f"{path}: missing column {col!r} (have {list(rows[0])})")
+    for i, row in enumerate(rows):
+        if any(row[col] is None for col in columns):
+            raise ValueError(f"{path}: row {i + 2} has fewer than {len(columns)} columns")
+    return rows
+
+
+def _node_pair(path: str | Path, where: str, pair) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in pair)
+        if isinstance(pair[0], float) or isinstance(pair[1], float):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{path}: {where} = {list(pair)!r} is not a pair of integer node ids"
+        ) from None
+    return a, b
 
 
 def load_tag_json(path: str | Path) -> TextAttributedGraph:
@@ -90,7 +136,7 @@ def load_tag_json(path: str | Path) -> TextAttributedGraph:
     Shapes:
         result ``data.edge_index`` ``(2, E)`` (both directions), ``data.y`` ``(N,)``.
     """
-    obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    obj = _read_json(path)
     if not isinstance(obj, dict) or not isinstance(obj.get("nodes"), list):
         raise ValueError(f"{path}: expected a JSON object with a 'nodes' list")
     texts, labels = [], []
@@ -100,13 +146,23 @@ def load_tag_json(path: str | Path) -> TextAttributedGraph:
         texts.append(node.get("text"))
         label = node.get("label")
         labels.append(None if label is None or label == "" else str(label))
+    if not isinstance(obj.get("edges", []), list):
+        raise ValueError(f"{path}: 'edges' must be a list of [source, target] pairs")
     edges = []
     for j, e in enumerate(obj.get("edges", [])):
         if not isinstance(e, (list, tuple)) or len(e) != 2:
             raise ValueError(f"{path}: edges[{j}] = {e!r} is not a [source, target] pair")
-        edges.append((int(e[0]), int(e[1])))
+        edges.append(_node_pair(path, f"edges[{j}]", e))
     names = obj.get("class_names") or sorted({lab for lab in labels if lab is not None})
-    return _build(texts, labels, edges, list(names), obj.get("class_descriptions"), str(path))
+    if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+        raise ValueError(f"{path}: 'class_names' must be a list of names (strings)")
+    desc = obj.get("class_descriptions")
+    if desc is not None and not isinstance(desc, dict):
+        raise ValueError(f"{path}: 'class_descriptions' must be an object {{class: description}}")
+    try:
+        return _build(texts, labels, edges, list(names), desc, str(path))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def load_tag_cora(root: str | Path, max_chars: int = 600) -> TextAttributedGraph:

@@ -115,6 +115,17 @@ def load_lmbff_split(path: str | Path, task: str) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no LM-BFF split at {path}")
+    try:
+        return _split_examples(path, task, prompt)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
+    except IndexError:
+        raise ValueError(f"{path}: a row has too few columns for task {task!r}") from None
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def _split_examples(path: Path, task: str, prompt: TaskPrompt) -> list[dict[str, Any]]:
     if task in ("sst-5", "mr", "cr"):
         return [_example(prompt, r[1], None, r[0]) for r in _read_rows(path, ",")]
     rows = _read_rows(path, "\t")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ def _read_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if not parts:
             continue
         if parts[0] == "v":
+            if len(parts) < 4:
+                raise ValueError(f"{path}: a 'v' line needs x y z, got {line!r}")
             vertices.append([float(v) for v in parts[1:4]])
         elif parts[0] == "f":
             ids = [int(p.split("/")[0]) for p in parts[1:]]
@@ -79,9 +82,24 @@ def read_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     reader = {".obj": _read_obj, ".off": _read_off, ".ply": _read_ply}.get(path.suffix.lower())
     if reader is None:
         raise ValueError(f"{path}: expected .obj, .off or .ply")
-    vertices, faces = reader(path)
+    try:
+        vertices, faces = reader(path)
+    except ValueError as err:
+        if str(err).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: malformed {path.suffix} file: {err}") from None
+    except IndexError:
+        raise ValueError(
+            f"{path}: malformed {path.suffix} file: fewer values than declared"
+        ) from None
     if len(vertices) == 0:
         raise ValueError(f"{path}: the file holds no vertices")
+    if not np.isfinite(vertices).all():
+        raise ValueError(f"{path}: vertex coordinates must be finite (found NaN or inf)")
+    if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
+        raise ValueError(
+            f"{path}: a face names a vertex outside the {len(vertices)} vertices of the file"
+        )
     return vertices, faces
 
 
@@ -108,7 +126,7 @@ def read_points_file(path: str | Path, num_points: int, rng: np.random.Generator
     if suffix == ".npy":
         points = np.load(path, allow_pickle=False)
     elif suffix in (".txt", ".xyz"):
-        points = np.loadtxt(path, delimiter="," if "," in path.read_text()[:200] else None, ndmin=2)
+        points = _load_txt(path)
     elif suffix in (".obj", ".off", ".ply"):
         vertices, faces = read_mesh(path)
         if len(faces):
@@ -119,5 +137,21 @@ def read_points_file(path: str | Path, num_points: int, rng: np.random.Generator
     if points.ndim != 2 or points.shape[1] < 3 or len(points) == 0:
         raise ValueError(f"{path}: expected an (N, >=3) array of points, got shape {points.shape}")
     points = points[:, :3]
+    if not np.isfinite(points).all():
+        raise ValueError(f"{path}: point coordinates must be finite (found NaN or inf)")
     idx = rng.choice(len(points), num_points, replace=len(points) < num_points)
     return points[idx].astype(np.float32)
+
+
+def _load_txt(path: Path, delimiter: str | None = "auto") -> np.ndarray:
+    """Rows of numbers from a text file; a bad row or non-UTF-8 bytes raise a ValueError naming
+    the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if delimiter == "auto":
+            delimiter = "," if "," in text[:200] else None
+        return np.loadtxt(io.StringIO(text), delimiter=delimiter, ndmin=2, dtype=np.float64)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
+    except ValueError as err:
+        raise ValueError(f"{path}: expected rows of numbers: {err}") from None

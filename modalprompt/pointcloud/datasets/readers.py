@@ -13,9 +13,13 @@ __all__ = ["Shrec11", "read_modelnet_txt", "H5PointClouds", "PointFolder", "SCAN
 
 def read_modelnet_txt(path: str | Path, with_normals: bool = False) -> np.ndarray:
     """Read a ``modelnet40_normal_resampled`` file (``x,y,z,nx,ny,nz`` rows): ``(N, 3)`` or 6."""
-    data = np.loadtxt(path, delimiter=",", dtype=np.float32)
-    if data.ndim != 2 or data.shape[1] < 3:
+    from modalprompt.pointcloud.datasets.meshes import _load_txt
+
+    data = _load_txt(Path(path), ",").astype(np.float32)
+    if data.ndim != 2 or data.shape[1] < 3 or len(data) == 0:
         raise ValueError(f"{path}: expected comma-separated rows of at least 3 values")
+    if not np.isfinite(data).all():
+        raise ValueError(f"{path}: coordinates must be finite (found NaN or inf)")
     return data if with_normals else data[:, :3]
 
 
