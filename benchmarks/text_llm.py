@@ -34,6 +34,14 @@ Section 1 pads each batch to its longest row (EPT: to ``max_length``, which its 
 offset needs); section 2 pads every method to ``max_length`` so step times compare like with
 like.
 
+Measured 2026-12-03 on 2 free CPU cores (sections 2-3, full settings, 424 s): our PT step 1.00x
+PEFT's at 20 tokens and 0.99x at 100, 1.02x the frozen backbone's forward + backward at the same
+length; EPT 0.75x our PT-100; IAPT 1.07x PEFT LoRA's tokens/s with 8 tenants (target 1.2x missed:
+LoRA's routing costs 21% over the bare backbone here, IAPT's generators 15%). Section 1 ran for
+SST-2 split 13 only (zero-shot 72.5; PT-20 83.0, PT-100 79.0, EPT 66.5, IAPT 51.0, PEFT PT-20
+84.5, LoRA 83.5); the 3-seed, 4-task run (~1.5-2 h on free cores) is still to do. ``--quick``:
+98 s.
+
 usage: OMP_NUM_THREADS=2 python -u benchmarks/text_llm.py [--quick] [--data DIR]
        [--sections 1,2,3] [--tasks SST-2,cr] [--seeds 13] [--steps N]
        (or: modalprompt bench text_llm [--quick])
