@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _report import spread, subset
 from torch import nn
 from torch.nn import functional as F
 
@@ -119,18 +120,6 @@ LABELS = {
 
 
 # ----------------------------------------------------------------------------------- helpers
-def spread(values: list[float]) -> str:
-    """``mean ± std`` in percent."""
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):5.1f} ± {100 * std:4.1f}"
-
-
-def subset(items: list, n: int, seed: int = 0) -> list:
-    """A fixed random subset of ``n`` items (all when ``n`` >= len)."""
-    if n >= len(items):
-        return list(items)
-    idx = sorted(random.Random(seed).sample(range(len(items)), n))
-    return [items[i] for i in idx]
 
 
 def batches(collate: PromptCollator, examples: list[dict], size: int) -> list[dict]:

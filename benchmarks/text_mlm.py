@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _report import spread, subset
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -61,18 +62,6 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
 
 
 # ----------------------------------------------------------------------------------- helpers
-def spread(values: list[float]) -> str:
-    """``mean ± std`` in percent."""
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):5.1f} ± {100 * std:4.1f}"
-
-
-def subset(items: list, n: int, seed: int = 0) -> list:
-    """A fixed random subset of ``n`` items (all when ``n`` >= len)."""
-    if n >= len(items):
-        return list(items)
-    idx = sorted(random.Random(seed).sample(range(len(items)), n))
-    return [items[i] for i in idx]
 
 
 def mask_only_mlm_class() -> type:

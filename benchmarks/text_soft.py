@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import random
 import statistics
 import time
 import warnings
@@ -51,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _report import spread, subset
 from torch import nn
 from torch.nn import functional as F
 
@@ -70,18 +70,6 @@ BATCH = 8
 
 
 # ----------------------------------------------------------------------------------- helpers
-def spread(values: list[float]) -> str:
-    """``mean ± std`` in percent."""
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):5.1f} ± {100 * std:4.1f}"
-
-
-def subset(items: list, n: int, seed: int = 0) -> list:
-    """A fixed random subset of ``n`` items (all when ``n`` >= len)."""
-    if n >= len(items):
-        return list(items)
-    idx = sorted(random.Random(seed).sample(range(len(items)), n))
-    return [items[i] for i in idx]
 
 
 def load_minilm() -> tuple[nn.Module, Any]:

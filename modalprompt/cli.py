@@ -488,6 +488,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise SystemExit(f"bench: no benchmark {args.name!r} in {folder}; available: {known}")
     _say(f"running {script}{' --quick' if args.quick else ''}")
     sys.argv = [str(script)] + (["--quick"] if args.quick else [])
+    sys.path.insert(0, str(folder))  # as `python benchmarks/NAME.py` does: shared helpers import
     runpy.run_path(str(script), run_name="__main__")
     return 0
 
