@@ -114,7 +114,7 @@ class MultiTenantPromptModel(nn.Module):
         rendered = {}
         for name in set(names) - {BASE}:
             tenant = self.tenants[name]
-            if _is_iapt(tenant):  # slots, overwritten inside every layer by its generators
+            if _is_iapt(tenant):  # zero slots, filled inside every layer by its generators
                 rendered[name] = torch.zeros(tenant.config.num_tokens, hidden, device=device)
             else:
                 rendered[name] = tenant.get_prompt()

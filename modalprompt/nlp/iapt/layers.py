@@ -42,8 +42,9 @@ def transformer_layers(backbone: nn.Module) -> nn.ModuleList:
     return base.get_submodule(stacks[0])
 
 
-def place_tokens(hidden: Tensor, tokens: Tensor, slots: Tensor) -> Tensor:
-    """``hidden`` with its slot positions replaced by ``tokens`` in order.
+def place_tokens(hidden: Tensor, tokens: Tensor, slots: Tensor, add: bool = False) -> Tensor:
+    """``hidden`` with ``tokens`` in order at its slot positions: replacing the hidden states
+    there, or added to them (``add=True``).
 
     Args:
         hidden: ``(B, T, D)``. tokens: ``(B, k, D)``. slots: ``(B, T)`` bool, ``k`` True per row.
@@ -53,7 +54,10 @@ def place_tokens(hidden: Tensor, tokens: Tensor, slots: Tensor) -> Tensor:
     """
     index = (slots.long().cumsum(1) - 1).clamp(0, tokens.size(1) - 1)  # (B, T)
     placed = tokens.gather(1, index.unsqueeze(-1).expand(-1, -1, tokens.size(-1)))
-    return torch.where(slots.unsqueeze(-1), placed.to(hidden.dtype), hidden)
+    placed = placed.to(hidden.dtype)
+    if add:
+        placed = hidden + placed
+    return torch.where(slots.unsqueeze(-1), placed, hidden)
 
 
 @dataclasses.dataclass
@@ -93,7 +97,8 @@ class InsertionHook:
 
     ``owner.active_insertion()`` gives the current :class:`Insertion` (None: do nothing);
     ``owner.layer_tokens(index, hidden, instruction_mask)`` the ``(B, k, D)`` tokens of that
-    layer. An object rather than a closure, so ``copy.deepcopy`` of the owner (whose backbone
+    layer; ``owner.additive_insertion`` whether they are added to the slots' hidden states
+    rather than replacing them. An object rather than a closure, so ``copy.deepcopy`` of the owner (whose backbone
     holds the hooks) gives hooks that call the copy.
     """
 
@@ -113,7 +118,7 @@ class InsertionHook:
         if self.index == 0:
             insertion.calls += 1
         tokens = self.owner.layer_tokens(self.index, hidden, instruction)
-        new = place_tokens(hidden, tokens, slots)
+        new = place_tokens(hidden, tokens, slots, add=self.owner.additive_insertion)
         if args:
             return (new, *args[1:]), kwargs
         return args, {**kwargs, "hidden_states": new}

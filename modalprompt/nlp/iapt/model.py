@@ -11,6 +11,8 @@ Layout and choices (IAPT publishes no code; these are ours where the paper is si
   ``generator_l(H_l, instruction_mask)`` (:class:`~modalprompt.nlp.iapt.generator.
   IaptPromptGenerator`), ``H_l`` being that layer's input. So the tokens of layer ``l`` replace
   those of layer ``l - 1`` (deep-prompt style) and carry no position embedding of their own.
+  On decoders they are added to the slots' hidden states instead (``config.insertion``, default
+  ``"auto"``; see :class:`IaptConfig` for why and what it measured).
 * The generator reads only the instruction: ``instruction_mask`` (default: every attended
   token). With a decoder the soft tokens sit *before* the instruction, so every instruction token
   sees a summary of the whole instruction; a language-model loss on instruction tokens would
@@ -87,6 +89,10 @@ class IaptModel(BackboneLossSteps, PromptModel):
         layers = list(transformer_layers(backbone))  # a plain list: not registered twice
         hidden = backbone.get_input_embeddings().weight.size(1)
         self.hidden_size = hidden
+        insertion = config.insertion
+        if insertion == "auto":
+            insertion = "add" if self.kind == "decoder" else "replace"
+        self.additive_insertion = insertion == "add"
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.generators = nn.ModuleList(self._build_generators(len(layers), hidden))

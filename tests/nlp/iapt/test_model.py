@@ -64,9 +64,11 @@ def test_generate_with_cache_equals_without_and_runs_generators_once(arch):
     assert not torch.equal(plain, cached)
 
 
-def test_inserted_tokens_change_only_the_slot_positions():
+@pytest.mark.parametrize("insertion", ["auto", "replace", "add"])
+def test_inserted_tokens_change_only_the_slot_positions(insertion):
     backbone = tiny_causal_lm("gpt2")
-    model = _iapt(backbone)
+    model = _iapt(backbone, insertion=insertion)
+    assert model.additive_insertion == (insertion != "replace")  # auto: add on a decoder
     ids, mask = _batch("left")
     seen: dict[str, list[torch.Tensor]] = {"before": [], "after": []}
 
@@ -95,7 +97,18 @@ def test_inserted_tokens_change_only_the_slot_positions():
         real = out.injected.kwargs["attention_mask"].bool() & ~slots
         with torch.no_grad():
             expected = model.generators[layer](before, real)
+        if model.additive_insertion:
+            expected = expected + before[slots].view(3, K, -1)
         torch.testing.assert_close(after[slots].view(3, K, -1), expected)
+
+
+def test_auto_insertion_replaces_on_encoders():
+    model = mp.get_prompt_model(
+        tiny_bert_classifier(), mp.get_config("iapt", bottleneck=8, task="classification")
+    )
+    assert not model.additive_insertion
+    with pytest.raises(mp.ConfigError, match="insertion"):
+        mp.get_config("iapt", insertion="prepend")
 
 
 def test_left_padded_rows_equal_each_row_alone():
