@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import uuid
 import warnings
@@ -24,6 +25,7 @@ from torch import nn
 
 from modalprompt.core.seeding import capture_rng_state, restore_rng_state
 from modalprompt.core.trainer_checkpoint import (
+    TrainerState,
     checkpoint_folders,
     checkpoint_run_id,
     latest_checkpoint,
@@ -63,6 +65,35 @@ def _load_trainable_state(model: nn.Module, state: Mapping[str, torch.Tensor]) -
 class CheckpointingMixin:
     """Save/resume methods of the trainer (mixed into :class:`~modalprompt.core.trainer.Trainer`,
     whose attributes they use)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything of this trainer a phase checkpoint needs besides the model's weights
+        (:class:`~modalprompt.core.phases.PhaseRunner`): optimizer, schedule, grad scaler,
+        counters, the best state and the loss window, and whether training started (seeded)."""
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "grad_scaler": self.scaler.state_dict() if self.scaler else None,
+            "state": dataclasses.asdict(self.state),
+            "best_state": self.best_state,
+            "window": list(self._window),
+            "started": self._started,
+            "should_stop": self.should_stop,
+            "run_id": self.run_id,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`state_dict` (the model's weights are restored separately)."""
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state["grad_scaler"]:
+            self.scaler.load_state_dict(state["grad_scaler"])
+        self.state = TrainerState(**state["state"])
+        self.best_state = state["best_state"]
+        self._window = [float(v) for v in state["window"]]
+        self._started = bool(state["started"])
+        self.should_stop = bool(state["should_stop"])
+        self.run_id = state["run_id"]
 
     def _last_good(self) -> str:
         """``"; the last good checkpoint is <path>"`` for this run's newest intact checkpoint."""

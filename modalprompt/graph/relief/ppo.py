@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import torch
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from torch import Tensor
@@ -97,6 +98,33 @@ class HybridPPO:
         self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, eps=1e-5)
         self.reward_stats = RunningMeanStd(shape=())
         self.entropy_coef = config.entropy_coef
+
+    def state_dict(self) -> dict[str, Any]:
+        """Optimizers, reward statistics and entropy coefficient (the networks' weights are the
+        model's), for checkpoints."""
+        stats = self.reward_stats
+        return {
+            "actor_optimizers": [opt.state_dict() for opt in self.actor_optimizers],
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "reward_stats": {"mean": stats.mean, "var": stats.var, "count": float(stats.count)},
+            "entropy_coef": self.entropy_coef,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`state_dict`."""
+        if len(state["actor_optimizers"]) != len(self.actor_optimizers):
+            raise ValueError(
+                f"actor_optimizers: {len(state['actor_optimizers'])} saved, "
+                f"{len(self.actor_optimizers)} ensemble members now"
+            )
+        for opt, saved in zip(self.actor_optimizers, state["actor_optimizers"]):
+            opt.load_state_dict(saved)
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        stats = state["reward_stats"]
+        self.reward_stats.mean = np.asarray(stats["mean"], dtype=np.float64)
+        self.reward_stats.var = np.asarray(stats["var"], dtype=np.float64)
+        self.reward_stats.count = float(stats["count"])
+        self.entropy_coef = float(state["entropy_coef"])
 
     def set_progress(self, fraction: float) -> None:
         """Entropy coefficient decays linearly to 0 and the prompt log-std moves from its initial

@@ -9,6 +9,9 @@ official node-level warm-up). One epoch (official ``base.py:train_policy``)::
                 projection head (policy frozen), through the core Trainer
     evaluate on validation (epoch 1 and epochs >= skip_epochs); keep the best of the latter
 
+The schedule runs as a plan of core phases (``head_warmup``; per epoch ``policy``, ``head``),
+so it logs, checkpoints and resumes like every other method (:mod:`modalprompt.core.phases`).
+
 Member ``i`` trains on split ``i`` of the shuffled training graphs plus the last
 ``ensemble_overlap`` share of every other split.
 """
@@ -16,15 +19,16 @@ Member ``i`` trains on split ``i`` of the shuffled training graphs plus the last
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from modalprompt.core.phases import ModuleState, Phase, PhaseRunner, Repeat, ValueState
 from modalprompt.core.seeding import seed_everything
+from modalprompt.core.state_tree import GeneratorState
 from modalprompt.core.trainer import Trainer
 from modalprompt.core.training_args import TrainingArguments
 from modalprompt.graph.relief.model import ReliefModel
@@ -92,6 +96,8 @@ def fit_relief(
     val_graphs: Sequence[Any],
     *,
     output_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    overwrite_output_dir: bool = False,
     head_batch_size: int = 128,
     eval_batch_size: int = 512,
     device: str = "auto",
@@ -99,11 +105,24 @@ def fit_relief(
 ) -> ReliefHistory:
     """Train ``model`` with RELIEF's alternating schedule; restores the selected epoch's state.
 
+    The schedule is a plan of phases run by the core
+    :class:`~modalprompt.core.phases.PhaseRunner`: ``head_warmup`` (when configured), then per
+    epoch ``policy`` (H-PPO over every member's batches) and ``head`` (the core Trainer's head
+    steps, then validation). With ``output_dir`` every finished phase is checkpointed (model,
+    the head's and every PPO optimizer, reward statistics, generators, RNGs, history), so a
+    killed run continues with ``resume_from="latest"`` and ends as an uninterrupted one would;
+    ``metrics.jsonl`` holds one row per policy batch and per head phase (tagged with the phase),
+    never repeated.
+
     Args:
         model: The RELIEF model (its config holds every hyper-parameter).
         train_graphs: Few-shot training graphs (PyG ``Data`` with ``y``).
         val_graphs: Validation graphs (model selection).
-        output_dir: Where ``metrics.jsonl`` and the selected model are written (optional).
+        output_dir: Where ``metrics.jsonl``, ``phase_checkpoints/`` and the selected model are
+            written (optional).
+        resume_from: ``"latest"`` or a checkpoint folder under ``output_dir/phase_checkpoints``.
+        overwrite_output_dir: Start over in an ``output_dir`` holding an earlier run's
+            checkpoints (deleting them) instead of refusing.
         head_batch_size: Graphs per head-phase batch (the official code uses one batch of <= 128).
         eval_batch_size: Graphs per evaluation batch.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -112,10 +131,10 @@ def fit_relief(
     c = model.config
     if len(train_graphs) == 0 or len(val_graphs) == 0:
         raise ValueError("train_graphs and val_graphs must each hold at least one graph")
+    if resume_from is not None and output_dir is None:
+        raise ValueError("resume_from: resuming needs the output_dir the run was saved in")
     seed_everything(c.seed)
     out = Path(output_dir) if output_dir else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     head_args = TrainingArguments(
         lr=c.head_lr,
         weight_decay=c.head_weight_decay,
@@ -143,55 +162,122 @@ def fit_relief(
     generator = torch.Generator(device=device_).manual_seed(c.seed)
     cpu_generator = torch.Generator().manual_seed(c.seed)
     splits = ensemble_splits(len(train_graphs), c.ensemble_size, c.ensemble_overlap, c.seed)
-    history, best_state = ReliefHistory(), None
     metric = head_args.metric
     eligible_from = min(c.skip_epochs, c.total_epochs)
     steps_per_head_epoch = math.ceil(len(train_graphs) / head_args.batch_size)
+    # what the phases keep between them (checkpointed): history, best state, this epoch's stats
+    book = ValueState(
+        {"epochs": [], "best_epoch": None, "best_metric": None, "best_state": None, "epoch": {}}
+    )
 
-    if c.head_warmup_epochs:
+    def head_step(_: int) -> dict[str, float]:
+        head_trainer.train_steps(1)
+        return {}
+
+    def warmup_step(_: int) -> dict[str, float]:
         model.train()
         with model.prompts_disabled():
-            head_trainer.train_steps(c.head_warmup_epochs * steps_per_head_epoch)
-    for epoch in range(1, c.total_epochs + 1):
-        ppo.set_progress((epoch - 1) / max(1, c.total_epochs - 1))
+            return head_step(_)
+
+    def begin_policy(round_: int) -> None:
+        ppo.set_progress(round_ / max(1, c.total_epochs - 1))
         model.train()
-        record: dict[str, Any] = {"epoch": epoch, "log_std": float(model.policy.log_std)}
-        returns, updates = [], 0.0
+        book.value["epoch"] = {
+            "epoch": round_ + 1,
+            "log_std": float(model.policy.log_std),
+            "returns": [],
+            "updates": 0.0,
+        }
+
+    def policy_jobs(round_: int) -> Iterable[tuple[int, list[int]]]:
         for member, split in enumerate(splits):
             sizes = [int(train_graphs[k].num_nodes) for k in split]  # empty split: no update
+            # drawn lazily: member i's batches follow member i-1's updates in the generator
             for positions in size_bucketed_batches(sizes, c.graphs_per_rollout, cpu_generator):
-                batch = _collate([train_graphs[split[k]] for k in positions]).to(device_)
-                transitions = ppo.collect(model.make_rollout(), batch, member, generator)
-                stats = ppo.update(member, transitions, cpu_generator)
-                returns.append(transitions.raw_return)
-                updates += stats["updates"]
-        record.update(loss_decrease=sum(returns) / len(returns), ppo_updates=updates)
-        head_trainer.train_steps(c.head_epochs * steps_per_head_epoch)
+                yield member, [split[k] for k in positions]
+
+    def policy_step(job: tuple[int, list[int]]) -> dict[str, float]:
+        member, indices = job
+        batch = _collate([train_graphs[k] for k in indices]).to(device_)
+        transitions = ppo.collect(model.make_rollout(), batch, member, generator)
+        stats = ppo.update(member, transitions, cpu_generator)
+        epoch = book.value["epoch"]
+        epoch["returns"].append(float(transitions.raw_return))
+        epoch["updates"] += float(stats["updates"])
+        return {
+            "member": member,
+            "loss_decrease": float(transitions.raw_return),
+            "ppo_updates": float(stats["updates"]),
+        }
+
+    def end_epoch(round_: int) -> dict[str, Any]:
+        epoch_number = round_ + 1
+        stats = book.value["epoch"]
+        record: dict[str, Any] = {
+            "epoch": epoch_number,
+            "log_std": stats["log_std"],
+            "loss_decrease": sum(stats["returns"]) / len(stats["returns"]),
+            "ppo_updates": stats["updates"],
+        }
         # As the official loop: validation at epoch 1 (a first reading) and from skip_epochs on,
         # where an epoch can be selected; a validation rollout costs as much as a policy phase.
-        val = head_trainer.evaluate() if epoch == 1 or epoch >= eligible_from else {}
+        if epoch_number == 1 or epoch_number >= eligible_from:
+            val = head_trainer.evaluate()
+        else:
+            val = {}
         record.update({f"val_{k}": v for k, v in val.items()})
-        history.epochs.append(record)
+        history = book.value
+        history["epochs"].append(record)
         if (
-            epoch >= eligible_from
+            epoch_number >= eligible_from
             and val
-            and (history.best_metric is None or val[metric] > history.best_metric)
+            and (history["best_metric"] is None or val[metric] > history["best_metric"])
         ):
-            history.best_epoch, history.best_metric = epoch, val[metric]
-            best_state = {k: v.detach().clone() for k, v in model.prompt_state_dict().items()}
-        if verbose:
-            print(
-                " ".join(
-                    f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                    for k, v in record.items()
-                )
-            )
-        if out is not None:
-            with open(out / "metrics.jsonl", "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
-    if best_state is not None:
-        model.load_prompt_state_dict(best_state)
+            history["best_epoch"], history["best_metric"] = epoch_number, val[metric]
+            history["best_state"] = {
+                k: v.detach().cpu().clone() for k, v in model.prompt_state_dict().items()
+            }
+        return record
+
+    plan: list[Phase | Repeat] = []
+    if c.head_warmup_epochs:
+        warmup = c.head_warmup_epochs * steps_per_head_epoch
+        plan.append(Phase("head_warmup", warmup_step, lambda _: range(warmup)))
+    head_steps = c.head_epochs * steps_per_head_epoch
+    plan.append(
+        Repeat(
+            c.total_epochs,
+            [
+                Phase("policy", policy_step, policy_jobs, begin=begin_policy),
+                Phase("head", head_step, lambda _: range(head_steps), end=end_epoch),
+            ],
+        )
+    )
+    runner = PhaseRunner(
+        plan,
+        state={
+            "model": ModuleState(model),
+            "head_trainer": head_trainer,
+            "ppo": ppo,
+            "generator": GeneratorState(generator),
+            "cpu_generator": GeneratorState(cpu_generator),
+            "history": book,
+        },
+        output_dir=out,
+        seed=c.seed,
+        verbose=verbose,
+        overwrite_output_dir=overwrite_output_dir,
+    )
+    runner.run(resume_from=resume_from)
+    history = book.value
+    result = ReliefHistory(
+        epochs=list(history["epochs"]),
+        best_epoch=history["best_epoch"],
+        best_metric=history["best_metric"],
+    )
+    if history["best_state"] is not None:
+        model.load_prompt_state_dict({k: v.to(device_) for k, v in history["best_state"].items()})
     model.eval()
     if out is not None:
         model.save_pretrained(out / "model")
-    return history
+    return result

@@ -98,8 +98,8 @@ class InsertionHook:
     ``owner.active_insertion()`` gives the current :class:`Insertion` (None: do nothing);
     ``owner.layer_tokens(index, hidden, instruction_mask)`` the ``(B, k, D)`` tokens of that
     layer; ``owner.additive_insertion`` whether they are added to the slots' hidden states
-    rather than replacing them. An object rather than a closure, so ``copy.deepcopy`` of the owner (whose backbone
-    holds the hooks) gives hooks that call the copy.
+    rather than replacing them. An object rather than a closure, so ``copy.deepcopy`` of the
+    owner (whose backbone holds the hooks) gives hooks that call the copy.
     """
 
     def __init__(self, owner: Any, index: int) -> None:
