@@ -29,14 +29,16 @@ __all__ = ["main", "RunFileError", "read_run_file", "check_run"]
 RUN_FILE_KEYS = ("method", "task", "task_args", "config", "training", "output_dir")
 DOMAIN_ALIASES = {"text": "nlp"}
 
-#: Methods whose training needs more than the core Trainer's one phase today, and the entry
-#: point that trains them: ``train`` runs it (see the runners below), without ``--resume-from``.
-#: A method listed here without a runner is refused with this entry point named.
+#: Methods whose training needs more than the core Trainer's one phase, and the entry point that
+#: trains them: ``train`` runs it (see the runners below). Those in ``RESUMABLE`` run as core
+#: phases (:mod:`modalprompt.core.phases`) and take ``--resume-from latest``; the others refuse
+#: it. A method listed here without a runner is refused with this entry point named.
 MULTI_PHASE = {
     "relief": "modalprompt.graph.relief.fit_relief (examples/graph/relief.py)",
     "bayesprompt": "modalprompt.nlp.bayesprompt.fit_bayesprompt (examples/nlp/bayesprompt.py)",
     "pcp": "modalprompt.nlp.pcp.pipeline.run_pcp (examples/nlp/pcp.py)",
 }
+RESUMABLE = frozenset({"relief", "pcp"})
 
 
 class RunFileError(SystemExit):
@@ -328,12 +330,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         task.prepare(model)
     collate = _collate(task, model)
     if method in _RUNNERS:
-        if args.resume_from:
+        if args.resume_from and method not in RESUMABLE:
             raise SystemExit(
                 f"--resume-from: {method!r} is trained by {MULTI_PHASE[method]}, which cannot "
                 "resume yet; start the run again"
             )
-        trainer = _RUNNERS[method](model, task, training, collate)
+        if args.resume_from and not training.output_dir:
+            raise SystemExit(f"--resume-from: {method!r} resumes from the run file's output_dir")
+        trainer = _RUNNERS[method](model, task, training, collate, args.resume_from)
     else:
         trainer = mp.Trainer(
             model,
@@ -352,7 +356,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_relief(model, task, training, collate):
+def _run_relief(model, task, training, collate, resume_from=None):
     """RELIEF's alternating policy / head schedule (its config holds every hyper-parameter)."""
     import modalprompt as mp
     from modalprompt.graph.relief import fit_relief
@@ -366,6 +370,8 @@ def _run_relief(model, task, training, collate):
         task.train_data,
         task.eval_data or task.train_data,
         output_dir=training.output_dir,
+        resume_from=resume_from,
+        overwrite_output_dir=training.overwrite_output_dir,
         eval_batch_size=training.eval_batch_size or 512,
         device=training.device,
         verbose=training.verbose,
@@ -374,7 +380,7 @@ def _run_relief(model, task, training, collate):
     return mp.Trainer(model, args, train_data=task.train_data, collate_fn=collate)
 
 
-def _run_bayesprompt(model, task, training, collate):
+def _run_bayesprompt(model, task, training, collate, resume_from=None):
     """BayesPrompt: collection epochs, GMM fit + SVGD particles, then the remaining epochs."""
     from modalprompt.nlp.bayesprompt.train import fit_bayesprompt
 
@@ -389,7 +395,7 @@ def _run_bayesprompt(model, task, training, collate):
     )
 
 
-def _run_pcp(model, task, training, collate):
+def _run_pcp(model, task, training, collate, resume_from=None):
     """PCP's pipeline: pseudo-labelling, continued pre-training on the template-wrapped pool,
     prompt-based fine-tuning (``config.ft_*`` and ``config.mlm_*`` hold the schedules)."""
     import tempfile
@@ -415,6 +421,8 @@ def _run_pcp(model, task, training, collate):
         dev=list(task.eval_data) if task.eval_data is not None else None,
         device=training.device,
         verbose=training.verbose,
+        resume_from=resume_from,
+        overwrite_output_dir=training.overwrite_output_dir,
     )
     seconds = {k: round(v, 1) for k, v in result.stage_seconds.items()}
     _say(f"pcp stage times (s): {json.dumps(seconds)}")

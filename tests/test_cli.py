@@ -113,6 +113,22 @@ def test_method_trains_and_evaluates_from_the_cli(method, tmp_path, capsys):
     assert json.loads(tail)["test"], "eval printed no metrics"
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("method", ["relief", "pcp"])
+def test_multi_phase_methods_resume_from_the_cli(method, tmp_path, capsys):
+    """A finished run resumed trains nothing more; a new run in the same folder is refused."""
+    out = tmp_path / "out"
+    config = _write(tmp_path, _tiny_run(method, out))
+    assert cli.main(["train", "--config", config]) == 0
+    rows = (out / "metrics.jsonl").read_text()
+    assert (out / "phase_checkpoints").is_dir()
+    with pytest.warns(UserWarning, match="nothing is left"):
+        assert cli.main(["train", "--config", config, "--resume-from", "latest"]) == 0
+    assert (out / "metrics.jsonl").read_text() == rows
+    with pytest.raises(ValueError, match="already holds checkpoints"):
+        cli.main(["train", "--config", config])
+
+
 def test_multi_phase_method_without_runner_is_refused(tmp_path, monkeypatch):
     monkeypatch.delitem(cli._RUNNERS, "relief")
     out = tmp_path / "out"

@@ -43,6 +43,8 @@ class PCPConfig(PromptFinetuneConfig):
         mlm_epochs: Passes over the corpus (100); ``mlm_max_steps`` overrides it when set.
         mlm_warmup_ratio: Linear warmup then linear decay (0.06).
         mlm_max_length: Token limit of a corpus line (None: ``max_length``).
+        mlm_save_every: Checkpoint continued pre-training every this many optimizer steps, so a
+            killed run resumes inside the stage (None: once per epoch).
     """
 
     ft_lr: float = 1e-5
@@ -63,6 +65,7 @@ class PCPConfig(PromptFinetuneConfig):
     mlm_max_steps: int | None = None
     mlm_warmup_ratio: float = 0.06
     mlm_max_length: int | None = None
+    mlm_save_every: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -89,3 +92,4 @@ class PCPConfig(PromptFinetuneConfig):
         check_int(self, "mlm_max_steps", minimum=1, optional=True)
         check_float(self, "mlm_warmup_ratio", minimum=0.0, maximum=1.0)
         check_int(self, "mlm_max_length", minimum=3, optional=True)
+        check_int(self, "mlm_save_every", minimum=1, optional=True)

@@ -12,6 +12,7 @@ The fine-tuning stages use the core :class:`~modalprompt.core.trainer.Trainer`.
 from __future__ import annotations
 
 import copy
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from modalprompt.core.metrics import classification_metrics
+from modalprompt.core.model import PromptModel
+from modalprompt.core.phases import Phase, PhaseRunner, ValueState
 from modalprompt.core.trainer import Trainer
 from modalprompt.core.training_args import TrainingArguments
 from modalprompt.nlp.pcp.config import PCPConfig
@@ -191,9 +194,13 @@ def pretrain_stage(
     output_dir: str | Path,
     *,
     device: str = "auto",
+    run_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
 ) -> MLMResult:
     """Stage 2: continued pre-training of ``backbone`` (in place) on ``corpus`` with the
-    config's ``mlm_*`` schedule, saved to ``output_dir`` with ``save_pretrained``."""
+    config's ``mlm_*`` schedule, saved to ``output_dir`` with ``save_pretrained``; with
+    ``run_dir`` the core Trainer checkpoints it every ``config.mlm_save_every`` steps there
+    (every epoch when unset) and ``resume_from="latest"`` continues a killed stage."""
     if not isinstance(config, PCPConfig):
         raise TypeError(f"config: expected a PCPConfig, got {type(config).__name__}")
     return continued_pretraining(
@@ -214,43 +221,131 @@ def pretrain_stage(
         max_length=config.mlm_max_length or config.max_length,
         seed=config.seed,
         device=device,
+        run_dir=run_dir,
+        save_every=config.mlm_save_every,
+        resume_from=resume_from,
     )
 
 
-def _finish(
-    backbone: nn.Module | str | Path,
-    tokenizer: Any,
-    config: PCPConfig,
-    train: Examples,
-    dev: Examples | None,
-    corpus: list[str],
-    checkpoint_dir: Path,
-    device: str,
-    verbose: bool,
-    seconds: dict[str, float],
-) -> PCPResult:
-    start = time.perf_counter()
-    mlm = pretrain_stage(
-        load_backbone(backbone), tokenizer, config, corpus, checkpoint_dir, device=device
-    )
-    seconds["continued_pretraining"] = time.perf_counter() - start
-    start = time.perf_counter()
-    model = prompt_finetune(
-        load_backbone(checkpoint_dir),
+class _Stages:
+    """PCP / TAPT as core phases (:class:`~modalprompt.core.phases.PhaseRunner`) in
+    ``output_dir``: ``pseudo_label`` (PCP only: stage-1 prompt FT, then predictions for the
+    pool), ``continued_pretraining`` (stage 2 on the core Trainer, checkpointed inside the stage
+    in ``output_dir/<name>_run``), ``prompt_finetune`` (stage 3, saved to
+    ``output_dir/<name>_model``). A killed run resumes with ``resume_from="latest"``: finished
+    stages are not repeated (their results are in the phase checkpoint), stage 2 continues from
+    its last checkpoint, the few-shot fine-tuning stages (minutes) run again from their start.
+    """
+
+    def __init__(  # noqa: PLR0913
+        self,
+        name,
+        backbone,
         tokenizer,
         config,
         train,
         dev,
-        device=device,
-        verbose=verbose,
-    )
-    seconds["prompt_finetune"] = time.perf_counter() - start
-    metrics: dict[str, float] = {}
-    if dev is not None:
-        probs = model.predict_proba(dev, batch_size=config.ft_batch_size)
-        gold = torch.tensor([e["label"] for e in dev])
-        metrics = classification_metrics(probs.log(), gold)
-    return PCPResult(model, checkpoint_dir, corpus, mlm, stage_seconds=seconds, metrics=metrics)
+        output_dir,
+        device,
+        verbose,
+        overwrite_output_dir=False,
+    ):
+        self.name, self.backbone, self.tokenizer, self.config = name, backbone, tokenizer, config
+        self.train, self.dev, self.device, self.verbose = train, dev, device, verbose
+        self.out = Path(output_dir)
+        self.checkpoint_dir = self.out / f"{name}_checkpoint"
+        self.run_dir = self.out / f"{name}_run"
+        self.model_dir = self.out / f"{name}_model"
+        self.book = ValueState({"seconds": {}, "mlm_losses": [], "mlm_steps": 0, "metrics": {}})
+        self.resuming = False
+        self.overwrite_output_dir = overwrite_output_dir
+        self.model: PCPModel | None = None
+
+    def timed(self, stage: str, fn: Any) -> Any:
+        start = time.perf_counter()
+        value = fn()
+        self.book.value["seconds"][stage] = time.perf_counter() - start
+        return value
+
+    def continued_pretraining(self, corpus: list[str]) -> dict[str, float]:
+        resume = None
+        if self.resuming and self.run_dir.is_dir():
+            resume = "latest"
+        elif self.run_dir.is_dir():
+            shutil.rmtree(self.run_dir)  # a new run: an earlier run's stage-2 files go
+        mlm = self.timed(
+            "continued_pretraining",
+            lambda: pretrain_stage(
+                load_backbone(self.backbone),
+                self.tokenizer,
+                self.config,
+                corpus,
+                self.checkpoint_dir,
+                device=self.device,
+                run_dir=self.run_dir,
+                resume_from=resume,
+            ),
+        )
+        self.book.value.update(mlm_losses=list(mlm.losses), mlm_steps=mlm.steps)
+        return {"mlm_loss": mlm.losses[-1] if mlm.losses else float("nan"), "steps": mlm.steps}
+
+    def prompt_finetune(self) -> dict[str, float]:
+        model = self.timed(
+            "prompt_finetune",
+            lambda: prompt_finetune(
+                load_backbone(self.checkpoint_dir),
+                self.tokenizer,
+                self.config,
+                self.train,
+                self.dev,
+                device=self.device,
+                verbose=self.verbose,
+            ),
+        )
+        model.save_pretrained(self.model_dir)
+        self.model = model
+        metrics: dict[str, float] = {}
+        if self.dev is not None:
+            probs = model.predict_proba(self.dev, batch_size=self.config.ft_batch_size)
+            gold = torch.tensor([e["label"] for e in self.dev])
+            metrics = classification_metrics(probs.log(), gold)
+        self.book.value["metrics"] = metrics
+        return metrics
+
+    def run(self, first: list[Phase], corpus: Any, resume_from: str | Path | None) -> PCPResult:
+        plan = [
+            *first,
+            Phase("continued_pretraining", lambda _: self.continued_pretraining(corpus()), _once),
+            Phase("prompt_finetune", lambda _: self.prompt_finetune(), _once),
+        ]
+        runner = PhaseRunner(
+            plan,
+            state={"stages": self.book},
+            output_dir=self.out,
+            seed=self.config.seed,
+            overwrite_output_dir=self.overwrite_output_dir,
+        )
+        self.resuming = resume_from is not None
+        runner.run(resume_from=resume_from)
+        if self.model is None:  # a finished run resumed: the stage-3 model is on disk
+            self.model = PromptModel.from_pretrained(
+                load_backbone(self.checkpoint_dir), self.model_dir, tokenizer=self.tokenizer
+            ).eval()
+        book = self.book.value
+        return PCPResult(
+            self.model,
+            self.checkpoint_dir,
+            corpus(),
+            MLMResult(
+                losses=book["mlm_losses"], steps=book["mlm_steps"], output_dir=self.checkpoint_dir
+            ),
+            stage_seconds=dict(book["seconds"]),
+            metrics=dict(book["metrics"]),
+        )
+
+
+def _once(_: int) -> list[int]:
+    return [0]
 
 
 def run_pcp(
@@ -264,8 +359,14 @@ def run_pcp(
     dev: Examples | None = None,
     device: str = "auto",
     verbose: bool = False,
+    resume_from: str | Path | None = None,
+    overwrite_output_dir: bool = False,
 ) -> PCPResult:
     """The whole PCP pipeline: pseudo-labeler → PCP corpus → continued pre-training → prompt FT.
+
+    Runs as core phases in ``output_dir`` (``pseudo_label``, ``continued_pretraining``,
+    ``prompt_finetune``; ``metrics.jsonl`` and ``phase_checkpoints/`` there), so a killed run
+    continues with ``resume_from="latest"`` (see :class:`_Stages`).
 
     Args:
         backbone: the pre-trained masked LM (a module, never modified, or a folder / hub name).
@@ -273,47 +374,66 @@ def run_pcp(
         config: :class:`PCPConfig` (template, label words, schedules).
         train: k-shot labelled examples (int ``label``); ``dev`` likewise, optional.
         unlabeled: the unlabelled pool (dicts with ``text_a`` [, ``text_b``]).
-        output_dir: the stage-2 checkpoint goes to ``<output_dir>/pcp_checkpoint``.
+        output_dir: the stage-2 checkpoint goes to ``<output_dir>/pcp_checkpoint``, its
+            training run to ``pcp_run``, the stage-3 model to ``pcp_model``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         verbose: print evaluation results of the fine-tuning stages.
+        resume_from: ``"latest"`` (or a folder in ``<output_dir>/phase_checkpoints``).
+        overwrite_output_dir: start over in an ``output_dir`` holding an earlier run's
+            checkpoints (deleting them) instead of refusing.
 
     Returns:
         :class:`PCPResult` with the stage-3 model and the wall time of every stage.
     """
     check_pool(unlabeled)
     template = Template(config.template, tokenizer)  # fails early on a bad template
-    seconds: dict[str, float] = {}
-    start = time.perf_counter()
-    labeler = prompt_finetune(
-        load_backbone(backbone), tokenizer, config, train, dev, device=device, verbose=verbose
-    )
-    seconds["pseudo_labeler"] = time.perf_counter() - start
-    start = time.perf_counter()
-    labels, probs, keep = pseudo_label(
-        labeler, unlabeled, min_confidence=config.pseudo_label_confidence
-    )
-    seconds["pseudo_label"] = time.perf_counter() - start
-    del labeler
-    kept = [e for e, k in zip(unlabeled, keep.tolist()) if k]
-    if not kept:
-        raise ValueError(
-            f"pseudo_label_confidence={config.pseudo_label_confidence} removed every unlabelled "
-            "example; lower it"
-        )
-    corpus = build_pcp_corpus(kept, labels[keep], template, config.label_words)
-    result = _finish(
+    stages = _Stages(
+        "pcp",
         backbone,
         tokenizer,
         config,
         train,
         dev,
-        corpus,
-        Path(output_dir) / "pcp_checkpoint",
+        output_dir,
         device,
         verbose,
-        seconds,
+        overwrite_output_dir,
     )
-    result.pseudo_labels, result.pseudo_probs = labels, probs
+
+    def label_pool(_: int) -> dict[str, float]:
+        labeler = stages.timed(
+            "pseudo_labeler",
+            lambda: prompt_finetune(
+                load_backbone(backbone),
+                tokenizer,
+                config,
+                train,
+                dev,
+                device=device,
+                verbose=verbose,
+            ),
+        )
+        labels, probs, keep = stages.timed(
+            "pseudo_label",
+            lambda: pseudo_label(labeler, unlabeled, min_confidence=config.pseudo_label_confidence),
+        )
+        if not bool(keep.any()):
+            raise ValueError(
+                f"pseudo_label_confidence={config.pseudo_label_confidence} removed every "
+                "unlabelled example; lower it"
+            )
+        stages.book.value.update(labels=labels, probs=probs, keep=keep)
+        return {"kept": int(keep.sum())}
+
+    def corpus() -> list[str]:
+        state = stages.book.value
+        keep = state["keep"]
+        kept = [e for e, k in zip(unlabeled, keep.tolist()) if k]
+        return build_pcp_corpus(kept, state["labels"][keep], template, config.label_words)
+
+    result = stages.run([Phase("pseudo_label", label_pool, _once)], corpus, resume_from)
+    book = stages.book.value
+    result.pseudo_labels, result.pseudo_probs = book["labels"], book["probs"]
     return result
 
 
@@ -328,20 +448,23 @@ def run_tapt(
     dev: Examples | None = None,
     device: str = "auto",
     verbose: bool = False,
+    resume_from: str | Path | None = None,
+    overwrite_output_dir: bool = False,
 ) -> PCPResult:
     """The TAPT baseline: continued pre-training on the plain pool texts (no template, no
     pseudo-labels) with the same stage-2 schedule, then prompt-based fine-tuning.
     Arguments as :func:`run_pcp`; the checkpoint goes to ``<output_dir>/tapt_checkpoint``."""
-    corpus = build_tapt_corpus(unlabeled)
-    return _finish(
+    texts = build_tapt_corpus(unlabeled)
+    stages = _Stages(
+        "tapt",
         backbone,
         tokenizer,
         config,
         train,
         dev,
-        corpus,
-        Path(output_dir) / "tapt_checkpoint",
+        output_dir,
         device,
         verbose,
-        {},
+        overwrite_output_dir,
     )
+    return stages.run([], lambda: texts, resume_from)

@@ -1,10 +1,12 @@
 """Stage 2: masked-LM continued pre-training on a list of text lines (PCP or TAPT corpus).
 
-The official code runs Hugging Face's ``run_mlm.py`` line by line; this is the same recipe as
-a small torch loop: every line tokenised on its own (truncated to ``max_length``), dynamic
-masking by :class:`transformers.DataCollatorForLanguageModeling` (15 %, 80/10/10, special tokens
-never masked), AdamW without decay on biases and LayerNorm weights, linear warmup and decay,
-gradient clipping at 1.0, gradient accumulation. The result is written with the model's own
+The official code runs Hugging Face's ``run_mlm.py`` line by line; this is the same recipe on
+the core Trainer (checkpoints, resume, NaN guard): every line tokenised on its own (truncated to
+``max_length``), dynamic masking by :class:`transformers.DataCollatorForLanguageModeling`
+(15 %, 80/10/10, special tokens never masked, drawn from torch's global RNG, which the Trainer
+checkpoints), AdamW without decay on biases and LayerNorm weights, linear warmup and decay,
+gradient clipping at 1.0, gradient accumulation; a batch in which no token was masked adds a
+zero loss (the model's mean over no token would be NaN). The result is written with the model's own
 ``save_pretrained`` (safetensors) and the tokenizer's, so ``AutoModelForMaskedLM.from_pretrained``
 reloads it. Not done here: fp16 and picking the best checkpoint on a held-out split (the
 official script evaluates every 500 steps).
@@ -12,6 +14,7 @@ official script evaluates every 500 steps).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -22,8 +25,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from modalprompt.core.device import resolve_device
+from modalprompt.core.callbacks import Callback
 from modalprompt.core.model import unfreeze
+from modalprompt.core.trainer import Trainer
+from modalprompt.core.training_args import TrainingArguments
 
 __all__ = ["MLMResult", "continued_pretraining", "mlm_loss", "tokenize_lines"]
 
@@ -58,7 +63,9 @@ def tokenize_lines(tokenizer: Any, texts: Sequence[str], max_length: int) -> lis
     return [{k: enc[k][i] for k in enc.keys()} for i in range(len(texts))]
 
 
-def _collator(tokenizer: Any, mlm_probability: float, seed: int) -> Any:
+def _collator(tokenizer: Any, mlm_probability: float, seed: int | None) -> Any:
+    """Dynamic masking; ``seed=None`` draws the masks from torch's global RNG (which the core
+    Trainer seeds and checkpoints, so a resumed run masks as an uninterrupted one)."""
     from transformers import DataCollatorForLanguageModeling
 
     if tokenizer.mask_token is None:
@@ -68,7 +75,7 @@ def _collator(tokenizer: Any, mlm_probability: float, seed: int) -> Any:
     )
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def _param_groups(model: nn.Module, weight_decay: float, eps: float) -> list[dict[str, Any]]:
     """AdamW groups as Hugging Face's Trainer builds them: no decay on biases and norms."""
     decay, no_decay, seen = [], [], set()
     for module in model.modules():
@@ -79,9 +86,52 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
             is_norm = isinstance(module, nn.LayerNorm) or "norm" in type(module).__name__.lower()
             (no_decay if name == "bias" or is_norm else decay).append(p)
     return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": decay, "weight_decay": weight_decay, "eps": eps, "name": "decay"},
+        {"params": no_decay, "weight_decay": 0.0, "eps": eps, "name": "no_decay"},
     ]
+
+
+class _LanguageModelling(nn.Module):
+    """What the core Trainer trains in stage 2: the whole masked LM, loss = its MLM loss.
+
+    A wrapper without ``save_pretrained``, so the Trainer does not write a second copy of the
+    model at the end (the stage writes its own, with the tokenizer)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def training_step(self, batch: dict[str, Any]) -> dict[str, Any]:
+        labels = batch.get("labels")
+        if labels is not None and not bool((labels != -100).any()):
+            # no token of this batch was masked (short lines, 15 %): the model's mean loss
+            # would be 0/0 = NaN; such a batch contributes nothing
+            inputs = {k: v for k, v in batch.items() if k != "labels"}
+            return {"loss": self.model(**inputs).logits.sum() * 0.0}
+        return {"loss": self.model(**batch).loss}
+
+
+class _LossRecorder(Callback):
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def _on_step_end(self, trainer: Any, logs: dict[str, Any]) -> None:
+        if "loss" in logs:
+            self.losses.append(float(logs["loss"]))
+
+
+def _check_schedule(batch_size, epochs, grad_accumulation_steps, max_steps, mlm_probability):
+    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+    if not isinstance(grad_accumulation_steps, int) or grad_accumulation_steps < 1:
+        raise ValueError(
+            f"grad_accumulation_steps: expected an int >= 1, got {grad_accumulation_steps!r}"
+        )
+    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
+        raise ValueError(f"max_steps: expected None or an int >= 1, got {max_steps!r}")
+    if not 0.0 < mlm_probability < 1.0:
+        raise ValueError(f"mlm_probability: expected a value in (0, 1), got {mlm_probability}")
 
 
 def continued_pretraining(
@@ -103,8 +153,16 @@ def continued_pretraining(
     max_length: int = 128,
     seed: int = 0,
     device: str | torch.device = "auto",
+    run_dir: str | Path | None = None,
+    save_every: int | None = None,
+    resume_from: str | Path | None = None,
 ) -> MLMResult:
     """Continue pre-training a Hugging Face masked LM on ``texts`` (in place) and save it.
+
+    Runs on the core :class:`~modalprompt.core.trainer.Trainer` (clipping at 1.0, linear warmup
+    and decay, accumulation, the NaN/inf guard, AMP on CUDA); with ``run_dir`` it also writes
+    ``metrics.jsonl`` and resumable checkpoints there (every ``save_every`` optimizer steps,
+    else every epoch), and ``resume_from="latest"`` continues a killed run exactly.
 
     Args:
         model: an ``AutoModelForMaskedLM``; all its parameters are trained (a model frozen by
@@ -119,62 +177,59 @@ def continued_pretraining(
         max_length: token limit of one line (special tokens included).
         seed: seeds the data order and the masks.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
+        run_dir: the Trainer's folder (checkpoints, metrics); None: none written.
+        save_every: checkpoint interval in optimizer steps (with ``run_dir``).
+        resume_from: ``"latest"`` or a checkpoint folder in ``run_dir``.
 
     Returns:
-        :class:`MLMResult`.
+        :class:`MLMResult` (``losses``: the mean loss of every optimizer step, read back from
+        ``run_dir/metrics.jsonl`` after a resume).
     """
-    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
-    if not isinstance(grad_accumulation_steps, int) or grad_accumulation_steps < 1:
-        raise ValueError(
-            f"grad_accumulation_steps: expected an int >= 1, got {grad_accumulation_steps!r}"
-        )
-    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
-        raise ValueError(f"max_steps: expected None or an int >= 1, got {max_steps!r}")
-    if not 0.0 < mlm_probability < 1.0:
-        raise ValueError(f"mlm_probability: expected a value in (0, 1), got {mlm_probability}")
+    _check_schedule(batch_size, epochs, grad_accumulation_steps, max_steps, mlm_probability)
     start = time.perf_counter()
     features = tokenize_lines(tokenizer, texts, max_length)
-    collate = _collator(tokenizer, mlm_probability, seed)
-    dev = resolve_device(device) if isinstance(device, str) else device
+    collate = _collator(tokenizer, mlm_probability, None)
     unfreeze(model)
-    model.to(dev).train()
-    optimizer = torch.optim.AdamW(
-        _param_groups(model, weight_decay), lr=lr, betas=tuple(betas), eps=eps
-    )
     n_batches = math.ceil(len(features) / batch_size)
     total = max_steps or epochs * math.ceil(n_batches / grad_accumulation_steps)
-    warmup = math.ceil(warmup_ratio * total)
-
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    order = torch.Generator().manual_seed(seed)
-    result = MLMResult()
-    window: list[float] = []
-    while result.steps < total:
-        perm = torch.randperm(len(features), generator=order).tolist()
-        batches = [perm[i : i + batch_size] for i in range(0, len(perm), batch_size)]
-        for b, idx in enumerate(batches):
-            batch = {k: v.to(dev) for k, v in collate([features[i] for i in idx]).items()}
-            loss = model(**batch).loss
-            (loss / grad_accumulation_steps).backward()
-            window.append(loss.item())
-            if len(window) == grad_accumulation_steps or b == len(batches) - 1:
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                result.losses.append(sum(window) / len(window))
-                window = []
-                result.steps += 1
-                if result.steps >= total:
-                    break
+    args = TrainingArguments(
+        output_dir=str(run_dir) if run_dir is not None else None,
+        max_steps=total,
+        batch_size=batch_size,
+        grad_accumulation_steps=grad_accumulation_steps,
+        optimizer="adamw",
+        lr=lr,
+        betas=tuple(betas),
+        weight_decay=weight_decay,
+        scheduler="linear",
+        warmup_steps=min(math.ceil(warmup_ratio * total), total - 1),
+        max_grad_norm=1.0,
+        eval_strategy="no",
+        save_every=save_every,
+        seed=seed,
+        device=str(device),
+        log_every=1,
+        verbose=False,
+        tensorboard=False,
+    )
+    step = _LanguageModelling(model)
+    recorder = _LossRecorder()
+    trainer = Trainer(
+        step,
+        args,
+        train_data=features,
+        collate_fn=collate,
+        step_fn=step.training_step,
+        param_groups=_param_groups(model, weight_decay, eps),
+        callbacks=[recorder],
+    )
+    trainer.fit(resume_from=resume_from)
     model.eval()
+    losses = recorder.losses
+    if run_dir is not None and resume_from is not None:
+        rows = (Path(run_dir) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        losses = [json.loads(r)["loss"] for r in rows if json.loads(r).get("split") == "train"]
+    result = MLMResult(losses=losses, steps=trainer.state.global_step)
     result.seconds = time.perf_counter() - start
     if output_dir is not None:
         out = Path(output_dir)

@@ -83,3 +83,23 @@ def test_bad_input():
         continued_pretraining(model, tok, ["a b", "  "], None, max_steps=1)
     with pytest.raises(ValueError, match="mlm_probability"):
         continued_pretraining(model, tok, ["a b"], None, mlm_probability=0.0)
+
+
+def test_batches_without_a_masked_token_add_nothing_instead_of_nan():
+    tok = tiny_bert_tokenizer()
+    model = tiny_bert(len(tok))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = continued_pretraining(
+        model,
+        tok,
+        ["a b", "c d"],
+        None,
+        mlm_probability=1e-9,  # nothing is masked
+        weight_decay=0.0,
+        batch_size=1,
+        grad_accumulation_steps=1,
+        max_steps=2,
+        device="cpu",
+    )
+    assert result.losses == [0.0, 0.0]
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
