@@ -30,15 +30,14 @@ RUN_FILE_KEYS = ("method", "task", "task_args", "config", "training", "output_di
 DOMAIN_ALIASES = {"text": "nlp"}
 
 #: Methods whose training needs more than the core Trainer's one phase, and the entry point that
-#: trains them: ``train`` runs it (see the runners below). Those in ``RESUMABLE`` run as core
-#: phases (:mod:`modalprompt.core.phases`) and take ``--resume-from latest``; the others refuse
-#: it. A method listed here without a runner is refused with this entry point named.
+#: trains them: ``train`` runs it (see the runners below) as core phases
+#: (:mod:`modalprompt.core.phases`), so ``--resume-from latest`` works for them too. A method
+#: listed here without a runner is refused with this entry point named.
 MULTI_PHASE = {
     "relief": "modalprompt.graph.relief.fit_relief (examples/graph/relief.py)",
     "bayesprompt": "modalprompt.nlp.bayesprompt.fit_bayesprompt (examples/nlp/bayesprompt.py)",
     "pcp": "modalprompt.nlp.pcp.pipeline.run_pcp (examples/nlp/pcp.py)",
 }
-RESUMABLE = frozenset({"relief", "pcp"})
 
 
 class RunFileError(SystemExit):
@@ -330,11 +329,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         task.prepare(model)
     collate = _collate(task, model)
     if method in _RUNNERS:
-        if args.resume_from and method not in RESUMABLE:
-            raise SystemExit(
-                f"--resume-from: {method!r} is trained by {MULTI_PHASE[method]}, which cannot "
-                "resume yet; start the run again"
-            )
         if args.resume_from and not training.output_dir:
             raise SystemExit(f"--resume-from: {method!r} resumes from the run file's output_dir")
         trainer = _RUNNERS[method](model, task, training, collate, args.resume_from)
@@ -392,6 +386,7 @@ def _run_bayesprompt(model, task, training, collate, resume_from=None):
         collate,
         training,
         domain_examples=task.extras.get("domain_examples"),
+        resume_from=resume_from,
     )
 
 

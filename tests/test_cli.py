@@ -114,7 +114,7 @@ def test_method_trains_and_evaluates_from_the_cli(method, tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("method", ["relief", "pcp"])
+@pytest.mark.parametrize("method", ["relief", "pcp", "bayesprompt"])
 def test_multi_phase_methods_resume_from_the_cli(method, tmp_path, capsys):
     """A finished run resumed trains nothing more; a new run in the same folder is refused."""
     out = tmp_path / "out"
