@@ -43,9 +43,18 @@ class NonFiniteLossError(RuntimeError):
 
 
 def _trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """What a checkpoint of ``model`` holds: a PromptModel's ``prompt_state_dict``; for another
+    module its trained parameters and its buffers (BatchNorm statistics change in training and
+    a resume without them would not continue the same run)."""
     if hasattr(model, "prompt_state_dict"):
         return model.prompt_state_dict()
-    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    trained = dict(model.named_parameters())
+    return {
+        name: trained.get(name, value)
+        for name, value in model.state_dict(keep_vars=True).items()
+        if name not in frozen
+    }
 
 
 def _clone_cpu(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

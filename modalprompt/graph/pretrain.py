@@ -32,7 +32,7 @@ settings beside them, both atomically.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ import torch
 from torch import Tensor, nn
 
 from modalprompt.core.io import atomic_save_tensors, atomic_write_json
+from modalprompt.core.phases import ModuleState, Phase, PhaseRunner, Repeat, ValueState
+from modalprompt.core.state_tree import GeneratorState
 from modalprompt.graph.backbones.molecule_gin import NUM_ATOM_TYPES, MoleculeGIN
 from modalprompt.graph.backbones.molecule_gnns import MoleculeGNN
 from modalprompt.graph.datasets.context_pairs import (
@@ -242,6 +244,9 @@ def pretrain(
     device: str | torch.device = "cpu",
     seed: int = 0,
     output: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    log_every: int = 10,
 ) -> PretrainResult:
     """Pre-train ``backbone`` in place with ``strategy``; returns the mean loss of every epoch.
 
@@ -278,6 +283,14 @@ def pretrain(
         device: Where to train.
         seed: Seeds the masking, negative sampling, roots and batch order.
         output: Safetensors path for the trained weights (JSON settings beside it).
+        run_dir: Where the epochs run as core phases (:class:`~modalprompt.core.phases.
+            PhaseRunner`) write ``metrics.jsonl`` (a row every ``log_every`` steps and per epoch)
+            and a checkpoint per epoch (backbone and heads, Adam, the sampling generator, RNGs);
+            None writes nothing. A non-finite loss stops the run before its update, naming the
+            last good checkpoint.
+        resume_from: ``"latest"`` (or a checkpoint folder under ``run_dir``): continue a killed
+            pre-training from its last finished epoch; it ends as an uninterrupted run would.
+        log_every: Steps between metrics rows.
     """
     from torch_geometric.data import Batch
 
@@ -321,14 +334,18 @@ def pretrain(
     task = task.to(device)
     optimizer = torch.optim.Adam(task.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
-    losses = []
-    task.train()
-    for epoch in range(epochs):
+    book = ValueState({"losses": [], "total": 0.0, "steps": 0})
+
+    def begin(epoch: int) -> None:
         if lr_decay == "linear":
             for group in optimizer.param_groups:
                 group["lr"] = lr * (1.0 - epoch / epochs)
+        book.value.update(total=0.0, steps=0)
+        task.train()
+
+    def jobs(epoch: int) -> Iterator[tuple[Any, Tensor | None]]:
+        # drawn lazily: collation and edge chunks share the generator with the steps
         order = torch.randperm(len(graphs), generator=generator).tolist()
-        total, steps = 0.0, 0
         for start in range(0, len(order), batch_size):
             chunk = [graphs[i] for i in order[start : start + batch_size]]
             if len(chunk) < 2 and contrastive:
@@ -341,17 +358,44 @@ def pretrain(
             else:
                 batch = Batch.from_data_list(chunk).to(device)
             if edges_per_step is None:
-                pieces = [None]
+                yield batch, None
             else:
                 edges = torch.randperm(batch.edge_index.size(1), generator=generator)
-                pieces = list(edges.split(edges_per_step))
-            for piece in pieces:
-                loss = task(batch, generator) if piece is None else task(batch, generator, piece)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total, steps = total + loss.item(), steps + 1
-        losses.append(total / max(1, steps))
+                for piece in edges.split(edges_per_step):
+                    yield batch, piece
+
+    def step(job: tuple[Any, Tensor | None]) -> dict[str, float]:
+        batch, piece = job
+        loss = task(batch, generator) if piece is None else task(batch, generator, piece)
+        if not bool(torch.isfinite(loss.detach())):
+            return {"loss": float(loss.detach())}  # the runner stops before the update
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = float(loss.detach())
+        book.value["total"] += value
+        book.value["steps"] += 1
+        return {"loss": value}
+
+    def end(epoch: int) -> dict[str, float]:
+        mean = book.value["total"] / max(1, book.value["steps"])
+        book.value["losses"].append(mean)
+        return {"epoch": epoch + 1, "epoch_loss": mean}
+
+    runner = PhaseRunner(
+        [Repeat(epochs, [Phase(strategy, step, jobs, begin=begin, end=end)])],
+        state={
+            "task": ModuleState(task),
+            "optimizer": optimizer,
+            "generator": GeneratorState(generator),
+            "book": book,
+        },
+        output_dir=run_dir,
+        seed=seed,
+        log_every=log_every,
+    )
+    runner.run(resume_from=resume_from)
+    losses = list(book.value["losses"])
     backbone.eval()
     path = None
     if output is not None:

@@ -10,13 +10,18 @@ norm; no cls token during pre-training, as in the official ``MaskTransformer``);
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from modalprompt.core.callbacks import Callback
 from modalprompt.core.io import atomic_save_tensors, atomic_write_json
+from modalprompt.core.trainer import Trainer
+from modalprompt.core.training_args import TrainingArguments
 from modalprompt.pointcloud.backbones.point_transformer import Block, PointTransformer
 from modalprompt.pointcloud.pretrain.chamfer import chamfer_distance
 
@@ -88,8 +93,28 @@ class PointMAE(nn.Module):
 
 @dataclasses.dataclass
 class PretrainResult:
+    """Mean loss of every epoch, and where the encoder was written (or None)."""
+
     losses: list[float]
     checkpoint: Path | None
+
+
+class _EpochLosses(Callback):
+    """Mean training loss of each epoch, from the trainer's per-step logs."""
+
+    def __init__(self) -> None:
+        self.sums: dict[int, list[float]] = {}
+
+    def _on_step_end(self, trainer: Any, logs: dict[str, Any]) -> None:
+        if "loss" in logs:
+            self.sums.setdefault(int(logs["epoch"]), []).append(float(logs["loss"]))
+
+    def means(self) -> list[float]:
+        return [sum(v) / len(v) for _, v in sorted(self.sums.items())]
+
+
+def _stack_points(items: list[Any]) -> Tensor:
+    return torch.stack([i[0] if isinstance(i, tuple | list) else i for i in items])
 
 
 def pretrain_point_mae(
@@ -105,40 +130,62 @@ def pretrain_point_mae(
     device: str | torch.device = "cpu",
     output: str | Path | None = None,
     seed: int = 0,
+    run_dir: str | Path | None = None,
+    save_every: int | None = None,
+    resume_from: str | Path | None = None,
 ) -> PretrainResult:
     """Pre-train ``encoder`` in place on ``data`` (items ``points`` or ``(points, label)``).
 
-    AdamW with cosine decay (the official schedule, shortened to ``epochs``). When ``output`` is
-    given, the encoder is written to ``output`` (``.safetensors``) with ``<output>.json`` beside
-    it holding the backbone config, both atomically. Returns the mean loss of every epoch.
+    Runs on the core :class:`~modalprompt.core.trainer.Trainer`: AdamW with cosine decay (the
+    official schedule, shortened to ``epochs``; no warmup, no clipping), the NaN/inf guard, AMP
+    on CUDA. With ``run_dir`` the Trainer writes ``metrics.jsonl`` and checkpoints there (every
+    ``save_every`` steps, else every epoch) and ``resume_from="latest"`` continues a killed
+    pre-training exactly. When ``output`` is given, the encoder is written to ``output``
+    (``.safetensors``) with ``<output>.json`` beside it holding the backbone config, both
+    atomically. Returns the mean loss of every epoch (read back from ``run_dir`` after a
+    resume).
     """
-    torch.manual_seed(seed)
-    model = PointMAE(encoder, mask_ratio, decoder_depth).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    loader = DataLoader(
-        data,
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = PointMAE(encoder, mask_ratio, decoder_depth)
+    args = TrainingArguments(
+        output_dir=str(run_dir) if run_dir is not None else None,
+        max_epochs=epochs,
         batch_size=batch_size,
-        shuffle=True,
         drop_last=len(data) > batch_size,
-        collate_fn=lambda items: torch.stack(
-            [i[0] if isinstance(i, tuple | list) else i for i in items]
-        ),
-        generator=torch.Generator().manual_seed(seed),
+        optimizer="adamw",
+        lr=lr,
+        weight_decay=weight_decay,
+        scheduler="cosine",
+        max_grad_norm=None,
+        eval_strategy="no",
+        restore_best=False,
+        save_every=save_every,
+        seed=seed,
+        device=str(device),
+        log_every=1,
+        verbose=False,
+        tensorboard=False,
     )
-    steps = max(1, epochs * len(loader))
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    losses = []
-    model.train()
-    for _ in range(epochs):
-        total, count = 0.0, 0
-        for points in loader:
-            loss = model(points.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total, count = total + loss.item(), count + 1
-        losses.append(total / max(1, count))
+    recorder = _EpochLosses()
+    trainer = Trainer(
+        model,
+        args,
+        train_data=data,
+        collate_fn=_stack_points,
+        step_fn=lambda points: {"loss": model(points)},
+        param_groups=[{"params": list(model.parameters())}],
+        callbacks=[recorder],
+    )
+    trainer.fit(resume_from=resume_from)
+    losses = recorder.means()
+    if run_dir is not None and resume_from is not None:
+        epochs_seen: dict[int, list[float]] = {}
+        for line in (Path(run_dir) / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("split") == "train" and "loss" in row:
+                epochs_seen.setdefault(int(row["epoch"]), []).append(float(row["loss"]))
+        losses = [sum(v) / len(v) for _, v in sorted(epochs_seen.items())]
     encoder.eval()
     path = None
     if output is not None:
