@@ -541,6 +541,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="benchmark name (file stem in benchmarks/)")
     p.add_argument("--quick", action="store_true", help="reduced run, about a minute, same table")
     p.set_defaults(func=cmd_bench)
+
+    from modalprompt.cli_pretrain import add_parser as add_pretrain_parser
+
+    add_pretrain_parser(sub)
     return parser
 
 

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from modalprompt.core.device import resolve_device
 from modalprompt.core.io import atomic_save_tensors, atomic_write_json
 from modalprompt.core.phases import ModuleState, Phase, PhaseRunner, Repeat, ValueState
 from modalprompt.core.state_tree import GeneratorState
@@ -241,7 +242,7 @@ def pretrain(
     edges_per_step: int | None = None,
     context_radii: tuple[int, int] | None = None,
     negative_samples: int = 1,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     seed: int = 0,
     output: str | Path | None = None,
     run_dir: str | Path | None = None,
@@ -280,7 +281,7 @@ def pretrain(
             ``k`` (4, 7 for 5 layers). The substructure radius is always the depth ``k``.
         negative_samples: ``context_pred`` only: negative contexts per substructure (official
             default 1), weighting the negative loss as well.
-        device: Where to train.
+        device: Where to train: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
         seed: Seeds the masking, negative sampling, roots and batch order.
         output: Safetensors path for the trained weights (JSON settings beside it).
         run_dir: Where the epochs run as core phases (:class:`~modalprompt.core.phases.
@@ -331,6 +332,7 @@ def pretrain(
             "infomax": _Infomax,
             "graphcl": _GraphCL,
         }[strategy](backbone)
+    device = resolve_device(device) if isinstance(device, str) else device
     task = task.to(device)
     optimizer = torch.optim.Adam(task.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)

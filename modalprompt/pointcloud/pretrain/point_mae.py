@@ -127,7 +127,7 @@ def pretrain_point_mae(
     weight_decay: float = 0.05,
     mask_ratio: float = 0.6,
     decoder_depth: int = 4,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     output: str | Path | None = None,
     seed: int = 0,
     run_dir: str | Path | None = None,
