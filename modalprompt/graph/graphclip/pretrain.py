@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
 
+from modalprompt.core.phases import ModuleState, Phase, PhaseRunner, Repeat, ValueState
+from modalprompt.core.state_tree import GeneratorState
 from modalprompt.graph.graphclip.encoder import GraphClipEncoder
 from modalprompt.graph.graphclip.objective import adversarial_step, augment, clip_loss
 
@@ -25,6 +28,14 @@ class PretrainResult:
     logit_scale: float
 
 
+class _Temperature(nn.Module):
+    """The learnable ``logit_scale`` (log of 1 / temperature, CLIP's init 1 / 0.07)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+
 def pretrain_graphclip(
     encoder: GraphClipEncoder,
     sources: list[tuple[list[Data], torch.Tensor]],
@@ -34,6 +45,9 @@ def pretrain_graphclip(
     weight_decay: float = 1e-5,
     invariant: bool = True,
     seed: int = 88,
+    run_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    log_every: int = 10,
 ) -> PretrainResult:
     """Train ``encoder`` (and a learnable temperature) on (subgraphs, summary embeddings) pairs.
 
@@ -42,6 +56,12 @@ def pretrain_graphclip(
     (feature columns masked 0.3, edges dropped 0.2), then 3 FLAG ascent steps on the node
     features with the model's gradients accumulated. Departures: lr 1e-3 by default (official
     1e-5 at batch 7,200) and ``epochs`` epochs (the official loop runs ``epochs - 1``).
+
+    The epochs run as core phases (:class:`~modalprompt.core.phases.PhaseRunner`): a non-finite
+    loss stops training before its update; with ``run_dir`` every epoch is checkpointed there
+    (encoder, temperature, AdamW, the sampling generator, RNGs) with ``metrics.jsonl`` (a row
+    every ``log_every`` steps and per epoch), and ``resume_from="latest"`` continues a killed
+    run to the end an uninterrupted one reaches. Batches go to the encoder's device.
 
     Shapes:
         sources: per graph, ``graphs`` (T_k ``Data`` with ``center_index``) and ``(T_k, d)``.
@@ -55,36 +75,68 @@ def pretrain_graphclip(
             f"text encoder dimension {texts.size(-1)} does not match the projector's output "
             f"{encoder.out_dim}; build GraphClipEncoder(out_dim={texts.size(-1)})"
         )
+    device = next(encoder.parameters()).device
+    texts = texts.to(device)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+    temperature = _Temperature().to(device)
+    logit_scale = temperature.logit_scale
     opt = torch.optim.AdamW([*encoder.parameters(), logit_scale], lr=lr, weight_decay=weight_decay)
-    encoder.train()
-    losses, seen, start = [], 0, time.perf_counter()
-    for _ in range(epochs):
+    book = ValueState({"losses": [], "total": 0.0, "count": 0})
+    timing = {"seen": 0, "seconds": 0.0}
+
+    def begin(epoch: int) -> None:
+        encoder.train()
+        book.value.update(total=0.0, count=0)
+        timing["start"] = time.perf_counter()
+
+    def batches(epoch: int) -> list[torch.Tensor]:
         order = torch.randperm(len(graphs), generator=gen)
-        total, count = 0.0, 0
-        for i in range(0, len(order) - 1, batch_size):
-            idx = order[i : i + batch_size]
-            if idx.numel() < 2:
-                continue
-            batch = Batch.from_data_list([graphs[j] for j in idx.tolist()])
-            target = texts[idx]
-            opt.zero_grad()
-            if invariant:
-                aug = augment(batch, generator=gen)
-                loss = adversarial_step(
-                    lambda x, a=aug, t=target: clip_loss(encoder.encode(x, a), t, logit_scale),
-                    aug.x,
-                )
-            else:
-                loss = clip_loss(encoder(batch), target, logit_scale)
-                loss.backward()
-            opt.step()
-            total += float(loss.detach()) * idx.numel()
-            count += idx.numel()
-        seen += count
-        losses.append(total / max(count, 1))
+        chunks = [order[i : i + batch_size] for i in range(0, len(order) - 1, batch_size)]
+        return [idx for idx in chunks if idx.numel() >= 2]
+
+    def step(idx: torch.Tensor) -> dict[str, float]:
+        batch = Batch.from_data_list([graphs[j] for j in idx.tolist()]).to(device)
+        target = texts[idx.to(device)]
+        opt.zero_grad()
+        if invariant:
+            aug = augment(batch, generator=gen)
+            loss = adversarial_step(
+                lambda x, a=aug, t=target: clip_loss(encoder.encode(x, a), t, logit_scale),
+                aug.x,
+            )
+        else:
+            loss = clip_loss(encoder(batch), target, logit_scale)
+            loss.backward()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            return {"loss": value}  # the runner stops before the update
+        opt.step()
+        book.value["total"] += value * idx.numel()
+        book.value["count"] += idx.numel()
+        return {"loss": value}
+
+    def end(epoch: int) -> dict[str, float]:
+        mean = book.value["total"] / max(book.value["count"], 1)
+        book.value["losses"].append(mean)
+        timing["seen"] += book.value["count"]
+        timing["seconds"] += time.perf_counter() - timing["start"]
+        return {"epoch": epoch + 1, "epoch_loss": mean, "logit_scale": float(logit_scale)}
+
+    runner = PhaseRunner(
+        [Repeat(epochs, [Phase("graphclip_pretrain", step, batches, begin=begin, end=end)])],
+        state={
+            "encoder": ModuleState(encoder),
+            "temperature": ModuleState(temperature),
+            "optimizer": opt,
+            "generator": GeneratorState(gen),
+            "book": book,
+        },
+        output_dir=run_dir,
+        seed=seed,
+        log_every=log_every,
+    )
+    runner.run(resume_from=resume_from)
     encoder.eval()
-    rate = seen / max(time.perf_counter() - start, 1e-9)
-    return PretrainResult(losses, rate, float(logit_scale.detach()))
+    rate = timing["seen"] / max(timing["seconds"], 1e-9)
+    return PretrainResult(list(book.value["losses"]), rate, float(logit_scale.detach()))
