@@ -253,6 +253,13 @@ class PromptModel(nn.Module):
         return model
 
     # --------------------------------------------------------------- training-loop interface
+    def fit_phases(self, trainer: Any, resume_from: str | Path | None) -> Any:
+        """Train with the method's own plan of phases when it has several (RELIEF):
+        :meth:`Trainer.fit <modalprompt.core.trainer.Trainer.fit>` hands itself over (its data,
+        collate function and arguments) and returns what this returns, the trainer's state.
+        ``None`` here: a one-phase method, trained by the Trainer's own loop."""
+        return None
+
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
         """Loss of one batch; the default is cross-entropy of ``forward`` against the labels."""
         inputs, labels = split_batch(batch)

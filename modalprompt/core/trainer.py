@@ -246,7 +246,16 @@ class Trainer(CheckpointingMixin):
 
         The caller's random generators (python, numpy, torch) are left as they were: training
         draws from the seeded (or restored) state and the caller's state comes back afterwards.
+
+        A method that trains in several phases (its model overrides
+        :meth:`~modalprompt.core.model.PromptModel.fit_phases`: RELIEF) runs its plan instead,
+        with this trainer's data and arguments.
         """
+        phased = getattr(self.model, "fit_phases", None)
+        if phased is not None:  # a method with a plan of phases trains by it
+            state = phased(self, resume_from)
+            if state is not None:
+                return state
         caller_rng = capture_rng_state()
         try:
             self._start(resume_from)

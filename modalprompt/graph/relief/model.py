@@ -72,6 +72,31 @@ class ReliefModel(PromptModel):
         finally:
             self._prompting = previous
 
+    def fit_phases(self, trainer: Any, resume_from: Any) -> Any:
+        """``Trainer(model, args, train_data=graphs, eval_data=graphs).fit()`` runs RELIEF's plan
+        (:func:`~modalprompt.graph.relief.train.fit_relief`; its config holds the schedule, of
+        the trainer's arguments ``output_dir``, ``overwrite_output_dir``, ``device``,
+        ``eval_batch_size`` and ``verbose`` are used), not the head alone."""
+        from modalprompt.graph.relief.train import fit_relief
+
+        args = trainer.args
+        train = list(trainer.train_dataset)
+        history = fit_relief(
+            self,
+            train,
+            list(trainer.eval_dataset) if trainer.eval_dataset is not None else train,
+            output_dir=args.output_dir,
+            resume_from=resume_from,
+            overwrite_output_dir=args.overwrite_output_dir,
+            eval_batch_size=args.eval_batch_size or 512,
+            device=args.device,
+            verbose=args.verbose,
+        )
+        trainer.state.best_metric = history.best_metric
+        trainer.state.best_step = history.best_epoch
+        trainer.state.finished = True
+        return trainer.state
+
     def param_groups(self) -> list[dict[str, Any]]:
         """The head phase's group (policy and critic are trained by H-PPO, not by this)."""
         return [{"params": list(self.head.parameters()), "name": "head", "lr": self.config.head_lr}]

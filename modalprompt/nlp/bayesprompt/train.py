@@ -101,7 +101,8 @@ def fit_bayesprompt(
     model with its particles, optimizer, schedule, counters, best state, RNGs), a killed run
     continues with ``resume_from="latest"`` and ``metrics.jsonl`` holds each row once. The
     selected (best) state is restored at the end when ``args.restore_best`` and saved to
-    ``output_dir/model``.
+    ``output_dir/model``. (The plain ``Trainer(model, ...).fit()`` on the same model trains the
+    KnowPrompt base BayesPrompt is compared with: no particles.)
     """
     out = Path(args.output_dir) if args.output_dir else None
     if resume_from is not None and out is None:

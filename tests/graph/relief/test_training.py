@@ -245,3 +245,17 @@ def test_head_weight_decay_reaches_the_head_optimizer():
     assert head_norm(5.0) < 0.5 * head_norm(0.0)
     with pytest.raises(mp.ConfigError, match="head_weight_decay"):
         mp.get_config("relief", head_weight_decay=-1.0)
+
+
+def test_core_trainer_fit_runs_relief_plan_not_the_head_alone():
+    """Trainer(relief_model).fit() used to train only the head, silently."""
+    graphs = procedural_graphs(12, num_tasks=1, seed=3)
+    model = _model(total_epochs=2, skip_epochs=1)
+    policy_before = {k: v.detach().clone() for k, v in model.policy.named_parameters()}
+    args = mp.TrainingArguments(verbose=False, tensorboard=False, device="cpu")
+    state = mp.Trainer(model, args, train_data=graphs[:8], eval_data=graphs[8:]).fit()
+    assert state.finished and state.best_step in (1, 2)
+    changed = [
+        k for k, v in model.policy.named_parameters() if not torch.equal(v, policy_before[k])
+    ]
+    assert changed, "the policy must be trained by PPO"
