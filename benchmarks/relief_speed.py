@@ -29,9 +29,9 @@ from torch_geometric.nn import GIN
 from torch_geometric.utils import to_dense_batch
 
 import modalprompt as mp
-from modalprompt.core.activations import FastTanh
 from modalprompt.graph.promptable import InputSpaceGNN
 from modalprompt.graph.readout import ProjectionHead
+from modalprompt.graph.relief.activations import FastTanh
 from modalprompt.graph.relief.policy import ContinuousActor, DiscreteActor
 from modalprompt.graph.relief.ppo import HybridPPO
 from modalprompt.graph.relief.train import size_bucketed_batches

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical, Normal
 
-from modalprompt.core.activations import FastTanh, fast_tanh
+from modalprompt.graph.relief.activations import FastTanh, fast_tanh
 
 __all__ = ["DiscreteActor", "ContinuousActor", "PooledCritic", "PolicyEnsemble"]
 

@@ -1,6 +1,6 @@
 import torch
 
-from modalprompt.core.activations import FastTanh, fast_tanh
+from modalprompt.graph.relief.activations import FastTanh, fast_tanh
 
 
 def _inputs() -> torch.Tensor:
