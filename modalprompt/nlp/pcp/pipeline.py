@@ -75,16 +75,21 @@ class PCPResult:
 
 
 def load_backbone(source: nn.Module | str | Path) -> nn.Module:
-    """A fresh, independent masked LM: a deep copy of a module, or loaded from a local folder
-    / hub name with ``AutoModelForMaskedLM.from_pretrained``."""
+    """A fresh, independent language model: a deep copy of a module, or loaded from a local
+    folder / hub name (``AutoModelForCausalLM`` when its config names a causal-LM architecture,
+    else ``AutoModelForMaskedLM``)."""
     if isinstance(source, nn.Module):
         return copy.deepcopy(source)
     if isinstance(source, str | Path):
-        from transformers import AutoModelForMaskedLM
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
 
-        return AutoModelForMaskedLM.from_pretrained(str(source))
+        architectures = AutoConfig.from_pretrained(str(source)).architectures or []
+        causal = any(name.endswith("ForCausalLM") for name in architectures)
+        loader = AutoModelForCausalLM if causal else AutoModelForMaskedLM
+        return loader.from_pretrained(str(source))
     raise TypeError(
-        f"backbone: expected a masked LM module or a folder / name, got {type(source).__name__}"
+        f"backbone: expected a language model module or a folder / name, got "
+        f"{type(source).__name__}"
     )
 
 

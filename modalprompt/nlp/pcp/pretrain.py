@@ -29,6 +29,7 @@ from modalprompt.core.callbacks import Callback
 from modalprompt.core.model import unfreeze
 from modalprompt.core.trainer import Trainer
 from modalprompt.core.training_args import TrainingArguments
+from modalprompt.nlp.injection import architecture_kind
 
 __all__ = ["MLMResult", "continued_pretraining", "mlm_loss", "tokenize_lines"]
 
@@ -63,11 +64,31 @@ def tokenize_lines(tokenizer: Any, texts: Sequence[str], max_length: int) -> lis
     return [{k: enc[k][i] for k in enc.keys()} for i in range(len(texts))]
 
 
-def _collator(tokenizer: Any, mlm_probability: float, seed: int | None) -> Any:
-    """Dynamic masking; ``seed=None`` draws the masks from torch's global RNG (which the core
-    Trainer seeds and checkpoints, so a resumed run masks as an uninterrupted one)."""
+def _collator(
+    tokenizer: Any, mlm_probability: float, seed: int | None, causal: bool = False
+) -> Any:
+    """Dynamic masking (masked LMs) or next-token labels (``causal``: padding is ``-100``, rows
+    padded on the right so positions start at 0); ``seed=None`` draws the masks from torch's
+    global RNG (which the core Trainer seeds and checkpoints, so a resumed run masks as an
+    uninterrupted one)."""
     from transformers import DataCollatorForLanguageModeling
 
+    if causal:
+        if tokenizer.pad_token is None:
+            raise ValueError(
+                "tokenizer: causal-LM pre-training pads batches and needs a pad token (set "
+                "tokenizer.pad_token = tokenizer.eos_token)"
+            )
+        collate = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+
+        def right_padded(features: list[dict[str, Any]]) -> dict[str, Any]:
+            side, tokenizer.padding_side = tokenizer.padding_side, "right"
+            try:
+                return collate(features)
+            finally:
+                tokenizer.padding_side = side
+
+        return right_padded
     if tokenizer.mask_token is None:
         raise ValueError("tokenizer: masked-LM pre-training needs a tokenizer with a mask token")
     return DataCollatorForLanguageModeling(
@@ -159,6 +180,11 @@ def continued_pretraining(
 ) -> MLMResult:
     """Continue pre-training a Hugging Face masked LM on ``texts`` (in place) and save it.
 
+    On a causal LM (``...ForCausalLM``) the objective is next-token language modelling over each
+    whole line (the causal counterpart of PCP's masked-LM objective: for a PCP corpus line, the
+    template-wrapped text with the pseudo label word in the answer slot, every token is
+    predicted from the ones before it; ``mlm_probability`` is then unused).
+
     Runs on the core :class:`~modalprompt.core.trainer.Trainer` (clipping at 1.0, linear warmup
     and decay, accumulation, the NaN/inf guard, AMP on CUDA); with ``run_dir`` it also writes
     ``metrics.jsonl`` and resumable checkpoints there (every ``save_every`` optimizer steps,
@@ -188,7 +214,8 @@ def continued_pretraining(
     _check_schedule(batch_size, epochs, grad_accumulation_steps, max_steps, mlm_probability)
     start = time.perf_counter()
     features = tokenize_lines(tokenizer, texts, max_length)
-    collate = _collator(tokenizer, mlm_probability, None)
+    causal = architecture_kind(model) == "decoder"
+    collate = _collator(tokenizer, mlm_probability, None, causal=causal)
     unfreeze(model)
     n_batches = math.ceil(len(features) / batch_size)
     total = max_steps or epochs * math.ceil(n_batches / grad_accumulation_steps)

@@ -152,3 +152,25 @@ def test_run_pcp_on_real_sst2_with_tiny_roberta(shared_data, tmp_path):
     assert len(splits["train"]) == 32 and result.pseudo_labels.shape == (16,)
     assert all(line.endswith((" It was terrible .", " It was great .")) for line in result.corpus)
     assert (result.checkpoint_dir / "model.safetensors").is_file()
+
+
+def test_run_pcp_on_a_causal_lm_uses_next_token_stage2(tmp_path):
+    """Issue 16: stage 2 on a decoder is language modelling over the wrapped line (label word
+    in the answer slot, last); stage 3 reloads the checkpoint as a causal LM."""
+    from modalprompt.nlp.testing import tiny_causal_lm, tiny_roberta_tokenizer
+
+    tok = tiny_roberta_tokenizer()
+    torch.manual_seed(0)
+    decoder = tiny_causal_lm("llama", vocab_size=len(tok), max_positions=128)
+    config = _config(
+        template="{text_a} It was {mask}", mlm_max_steps=6, mlm_batch_size=2, mlm_lr=3e-3
+    )
+    result = run_pcp(decoder, tok, config, TINY_EXAMPLES, POOL, tmp_path, device="cpu")
+    words = ["terrible", "great"]
+    assert result.corpus == [
+        f"{e['text_a']} It was {words[y]}" for e, y in zip(POOL, result.pseudo_labels.tolist())
+    ]
+    assert len(result.mlm.losses) == 6 and result.mlm.losses[-1] < result.mlm.losses[0]
+    assert type(result.model.backbone).__name__ == "LlamaForCausalLM"
+    assert result.model.template.decoder
+    assert type(load_backbone(result.checkpoint_dir)).__name__ == "LlamaForCausalLM"
