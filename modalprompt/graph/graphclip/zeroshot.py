@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 from torch_geometric.data import Batch, Data
 
+from modalprompt.core.trainer import Trainer
+from modalprompt.core.training_args import TrainingArguments
 from modalprompt.graph.graphclip.config import GraphClipConfig
 from modalprompt.graph.graphclip.encoder import GraphClipEncoder
 from modalprompt.graph.graphclip.model import GraphClipModel
@@ -87,8 +90,15 @@ def prompt_tune(
     epochs: int = 50,
     lr: float = 1e-2,
     seed: int = 0,
+    output_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
 ) -> GraphClipModel:
     """Few-shot GraphCLIP prompt tuning (full batch over the few labelled subgraphs).
+
+    Trained by the core :class:`~modalprompt.core.trainer.Trainer` (Adam, no clipping, one
+    full batch per epoch on the encoder's device); with ``output_dir`` it writes metrics,
+    a checkpoint per epoch and the tuned model there, and ``resume_from="latest"`` continues a
+    killed run.
 
     Shapes:
         graphs: ``Data`` subgraphs with ``y`` ``(1,)`` in ``[0, C)``; class_emb ``(C, d)``.
@@ -110,11 +120,27 @@ def prompt_tune(
     torch.manual_seed(seed)
     model = GraphClipModel(encoder, config)
     model.set_class_embeddings(class_emb)
-    opt = torch.optim.Adam(model.trainable_parameters(), lr=lr)
-    batch = Batch.from_data_list(graphs)
-    model.train()
-    for _ in range(epochs):
-        opt.zero_grad()
-        model.training_step(batch)["loss"].backward()
-        opt.step()
+    args = TrainingArguments(
+        output_dir=str(output_dir) if output_dir is not None else None,
+        max_epochs=epochs,
+        batch_size=len(graphs),
+        shuffle=False,
+        optimizer="adam",
+        lr=lr,
+        max_grad_norm=None,
+        eval_strategy="no",
+        restore_best=False,
+        seed=seed,
+        device=str(next(encoder.parameters()).device),
+        log_every=1,
+        verbose=False,
+        tensorboard=False,
+    )
+    Trainer(
+        model,
+        args,
+        train_data=list(graphs),
+        collate_fn=Batch.from_data_list,
+        param_groups=[{"params": model.trainable_parameters()}],
+    ).fit(resume_from=resume_from)
     return model.eval()
