@@ -34,12 +34,14 @@ from modalprompt.core.registry import register_method
 @dataclass(kw_only=True)
 class BayesPromptConfig(PromptConfig):
     """BayesPrompt (Li et al., ICLR 2024, arXiv:2401.14166) on KnowPrompt-style relation
-    extraction with a masked LM; the whole model is fine-tuned, as in the official code.
+    extraction with a masked LM (or a causal LM, the answer slot last); the whole model is
+    fine-tuned, as in the official code.
 
     Args:
         num_classes: Relations ``K`` (one virtual answer token each).
         vocab_size: The backbone's vocabulary size ``V``; the added tokens get ids ``V..``.
-        mask_token_id: The tokenizer's mask token id (defaults are RoBERTa's).
+        mask_token_id: The tokenizer's mask token id (defaults are RoBERTa's); None for a causal
+            LM, whose answer slot is the next token after the prompt (no mask token).
         label_word_ids: Per relation, the token ids whose mean embedding initialises its answer
             token (see :meth:`from_relations`); None starts them at the mean embedding.
         na_class: Id of the "no relation" class (``Other`` in SemEval), excluded from micro-F1;
@@ -55,7 +57,7 @@ class BayesPromptConfig(PromptConfig):
 
     num_classes: int = 19
     vocab_size: int = 50265
-    mask_token_id: int = 50264
+    mask_token_id: int | None = 50264
     label_word_ids: tuple[tuple[int, ...], ...] | None = None
     na_class: int | None = 0
     svgd_iterations: int = 1000
@@ -70,7 +72,7 @@ class BayesPromptConfig(PromptConfig):
         super().__post_init__()
         check_int(self, "num_classes", minimum=2)
         check_int(self, "vocab_size", minimum=1)
-        check_int(self, "mask_token_id", minimum=0, maximum=self.vocab_size - 1)
+        check_int(self, "mask_token_id", minimum=0, maximum=self.vocab_size - 1, optional=True)
         if self.label_word_ids is not None:
             words = self.label_word_ids
             if (

@@ -7,6 +7,13 @@ input of the LM head's decoder, captured with a hook) times the answer tokens' e
 weights, as ``resize_token_embeddings`` would give) plus a bias. This works for any Hugging Face
 masked LM (BERT, RoBERTa, ELECTRA, DeBERTa) without resizing its vocabulary.
 
+On a causal LM (Llama, GPT-2, SmolLM2) the answer slot is the next token after the prompt, which
+the collator puts last (``RelationCollator(..., decoder=True)``: the marked sentence, then
+``[sub] S [sub] [obj] O [obj]``, left-padded); the answer logits are the last position's hidden
+state times the answer tokens' embeddings, the LM head run on that position only
+(``logits_to_keep=1``), with position ids counted over the real tokens so left padding changes
+nothing.
+
 After the collection epoch(s) ``particles`` hold the SVGD result; from then on the ``[sub]`` and
 ``[obj]`` rows are the mean of sampled particles. Differs from the official code: those two rows
 are not trainable once particles exist (the official optimiser updates them and then overwrites
@@ -75,10 +82,16 @@ class BayesPromptModel(PromptModel):
     }
 
     def __init__(self, backbone: nn.Module, config: BayesPromptConfig) -> None:
-        from modalprompt.nlp.classification import check_masked_lm
+        from modalprompt.nlp.classification import check_masked_lm, is_decoder
 
         check_masked_lm(backbone)
         super().__init__(backbone, config)
+        self.decoder = is_decoder(backbone)
+        if not self.decoder and config.mask_token_id is None:
+            raise ValueError(
+                "config.mask_token_id: None, but the backbone is a masked LM, whose answer slot "
+                "is its mask token; build the config with BayesPromptConfig.from_relations"
+            )
         embeddings = backbone.get_input_embeddings()
         if embeddings.num_embeddings != config.vocab_size:
             raise ValueError(
@@ -153,6 +166,17 @@ class BayesPromptModel(PromptModel):
     ) -> Tensor:
         vocab = self.config.vocab_size + self.added_embeddings.num_embeddings
         check_input_ids(None, input_ids, vocab_size=vocab)
+        if self.decoder:
+            hidden = self._answer_state_decoder(input_ids, attention_mask)
+        else:
+            hidden = self._answer_state_masked(input_ids, attention_mask, token_type_ids)
+        answers = self.added_embeddings.weight[len(ADDED_TOKENS) :]
+        return hidden @ answers.T + self.answer_bias
+
+    def _answer_state_masked(
+        self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None
+    ) -> Tensor:
+        """The mask position's state before the LM head's decoder, ``(B, D)``."""
         mask_id = self.config.mask_token_id
         positions = (input_ids == mask_id).nonzero()
         if positions.size(0) != input_ids.size(0) or bool(
@@ -163,8 +187,25 @@ class BayesPromptModel(PromptModel):
         self.backbone(inputs_embeds=self.embed(input_ids), attention_mask=attention_mask, **kwargs)
         hidden = self._captured[positions[:, 0], positions[:, 1]]  # (B, D) before the decoder
         self._captured = None
-        answers = self.added_embeddings.weight[len(ADDED_TOKENS) :]
-        return hidden @ answers.T + self.answer_bias
+        return hidden
+
+    def _answer_state_decoder(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """The last position's state before the LM head, ``(B, D)``: the answer slot."""
+        if bool((attention_mask[:, -1] == 0).any()):
+            raise ValueError(
+                "attention_mask: a causal LM reads the answer at the last position, so rows must "
+                "be left-padded (RelationCollator(..., decoder=True) pads left)"
+            )
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        self.backbone(
+            inputs_embeds=self.embed(input_ids),
+            attention_mask=attention_mask,
+            position_ids=positions,
+            logits_to_keep=1,
+        )
+        hidden = self._captured[:, -1]  # (B, D): the LM head saw only the last position
+        self._captured = None
+        return hidden
 
     @torch.no_grad()
     def features(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:

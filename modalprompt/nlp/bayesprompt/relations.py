@@ -121,7 +121,10 @@ def mark_sentence(example: RelationExample) -> str:
     return " ".join(out)
 
 
-def relation_prompt(example: RelationExample, mask_token: str) -> str:
-    """``[sub] SUBJECT [sub] <mask> [obj] OBJECT [obj] .``"""
+def relation_prompt(example: RelationExample, mask_token: str | None) -> str:
+    """``[sub] SUBJECT [sub] <mask> [obj] OBJECT [obj] .``; with ``mask_token=None`` (a causal
+    LM, whose answer slot is the next token) ``[sub] SUBJECT [sub] [obj] OBJECT [obj]``."""
     sub, obj = PROMPT_MARKERS
+    if mask_token is None:
+        return f"{sub} {example.subject_text} {sub} {obj} {example.object_text} {obj}"
     return f"{sub} {example.subject_text} {sub} {mask_token} {obj} {example.object_text} {obj} ."

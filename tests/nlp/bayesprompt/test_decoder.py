@@ -1,0 +1,82 @@
+"""BayesPrompt on a causal LM (issue 16): the answer slot is the next token after the prompt;
+left-padded rows equal each row alone; it trains through the whole schedule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+
+import modalprompt as mp  # noqa: E402
+from modalprompt.nlp.bayesprompt.collate import RelationCollator  # noqa: E402
+from modalprompt.nlp.bayesprompt.config import BayesPromptConfig  # noqa: E402
+from modalprompt.nlp.bayesprompt.train import fit_bayesprompt  # noqa: E402
+from modalprompt.nlp.testing import tiny_causal_lm, tiny_roberta_tokenizer  # noqa: E402
+from tests.nlp.bayesprompt.test_model import REL2ID, _examples  # noqa: E402
+
+
+def _uneven(n: int) -> list:
+    """Examples of different token lengths (so batches are padded)."""
+    out = []
+    for i, e in enumerate(_examples(n)):
+        out.append(type(e)(e.tokens + ("indeed",) * (i % 3), e.subject, e.object, e.relation))
+    return out
+
+
+def _setup(**overrides):
+    tokenizer = tiny_roberta_tokenizer()
+    config = BayesPromptConfig.from_relations(REL2ID, tokenizer, svgd_iterations=20, **overrides)
+    torch.manual_seed(0)
+    backbone = tiny_causal_lm("llama", vocab_size=config.vocab_size, max_positions=128)
+    model = mp.get_prompt_model(backbone, config)
+    return tokenizer, model, RelationCollator(tokenizer, REL2ID, max_length=128, decoder=True)
+
+
+def test_prompt_is_last_and_rows_are_left_padded():
+    tokenizer, model, collate = _setup()
+    batch = collate(_uneven(3))
+    assert model.decoder and bool((batch["attention_mask"][:, -1] == 1).all())
+    assert bool((batch["attention_mask"][:, 0] == 0).any())  # rows differ in length
+    last = tokenizer.convert_ids_to_tokens(batch["input_ids"][:, -1].tolist())
+    assert last == ["[obj]"] * 3  # the answer slot follows the prompt's closing marker
+
+
+def test_left_padded_batch_equals_each_row_alone():
+    _, model, collate = _setup()
+    model.eval()
+    examples = _uneven(4)
+    batch = collate(examples)
+    with torch.no_grad():
+        logits = model(batch["input_ids"], batch["attention_mask"])
+        for i, example in enumerate(examples):
+            alone = collate([example])
+            ref = model(alone["input_ids"], alone["attention_mask"])
+            torch.testing.assert_close(logits[i], ref[0], atol=1e-5, rtol=1e-5)
+
+
+def test_right_padding_is_refused():
+    _, model, collate = _setup()
+    batch = collate(_uneven(3))
+    ids, mask = batch["input_ids"].flip(1), batch["attention_mask"].flip(1)
+    with pytest.raises(ValueError, match="left-padded"):
+        model(ids, mask)
+
+
+def test_full_schedule_on_a_decoder_learns_and_makes_particles(tmp_path):
+    _, model, collate = _setup(collection_epochs=2)
+    args = mp.TrainingArguments(
+        max_epochs=10, batch_size=10, lr=1e-2, metric="accuracy", verbose=False,
+        tensorboard=False, output_dir=str(tmp_path),
+    )  # fmt: skip
+    trainer = fit_bayesprompt(model, _examples(30), _examples(15, seed=1), collate, args)
+    assert model.particles.shape == (30, model.added_embeddings.weight.size(1))
+    assert trainer.evaluate()["accuracy"] > 0.6  # chance 1/3
+
+
+def test_masked_lm_without_mask_token_id_and_decoder_tokenizer_errors():
+    from modalprompt.nlp.bayesprompt.testing import tiny_masked_lm
+
+    config = mp.get_config("bayesprompt", mask_token_id=None)
+    with pytest.raises(ValueError, match="config.mask_token_id: None"):
+        mp.get_prompt_model(tiny_masked_lm(config.vocab_size), config)
