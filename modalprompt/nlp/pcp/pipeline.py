@@ -27,6 +27,7 @@ from modalprompt.core.model import PromptModel
 from modalprompt.core.phases import Phase, PhaseRunner, ValueState
 from modalprompt.core.trainer import Trainer
 from modalprompt.core.training_args import TrainingArguments
+from modalprompt.nlp.classification import is_decoder
 from modalprompt.nlp.pcp.config import PCPConfig
 from modalprompt.nlp.pcp.corpus import build_pcp_corpus, build_tapt_corpus, check_pool
 from modalprompt.nlp.pcp.model import PCPModel
@@ -391,7 +392,8 @@ def run_pcp(
         :class:`PCPResult` with the stage-3 model and the wall time of every stage.
     """
     check_pool(unlabeled)
-    template = Template(config.template, tokenizer)  # fails early on a bad template
+    decoder = isinstance(backbone, nn.Module) and is_decoder(backbone)
+    template = Template(config.template, tokenizer, decoder=decoder)  # fails early if bad
     stages = _Stages(
         "pcp",
         backbone,

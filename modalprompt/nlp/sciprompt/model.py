@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from modalprompt.nlp.classification import MaskedLMPrompt
+from modalprompt.nlp.classification import MaskedLMPrompt, is_decoder
 from modalprompt.nlp.prompt_finetune.model import PromptFinetuneModel
 from modalprompt.nlp.sciprompt.config import SciPromptConfig
 from modalprompt.nlp.sciprompt.terms import LabelTerms, drop_unmappable
@@ -74,7 +74,8 @@ class SciPromptModel(PromptFinetuneModel):
                 )
         self.pruned_terms: dict[Any, list[str]] = {}
         verbalizer = self._build_verbalizer(backbone, config, terms)
-        self._init_prompt(backbone, Template(config.template, self.tokenizer), verbalizer)
+        template = Template(config.template, self.tokenizer, decoder=is_decoder(backbone))
+        self._init_prompt(backbone, template, verbalizer)
         if config.zero_shot:
             self.soft_embeds.requires_grad_(False)
 
