@@ -56,8 +56,17 @@ def _checksum(tensors: dict[str, torch.Tensor]) -> str:
 
 
 def backbone_fingerprint(backbone: nn.Module) -> dict[str, Any]:
-    """Names, shapes and dtypes of the backbone's state, and a checksum of its values."""
-    state = backbone.state_dict()
+    """Names, shapes and dtypes of the backbone's state, and a checksum of its values.
+
+    Adapters injected in place by PEFT (``...lora_A...`` tensors, the wrapped layer renamed
+    ``base_layer``) are a method's trained parameters, saved with the prompt; the fingerprint
+    is the pre-trained backbone's, under its own names, so a fresh backbone matches it.
+    """
+    state = {
+        name.replace(".base_layer.", "."): t
+        for name, t in backbone.state_dict().items()
+        if ".lora_" not in name
+    }
     return {
         "tensors": {
             name: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}

@@ -9,7 +9,9 @@ from modalprompt.core.config import (
     PromptConfig,
     check_bool,
     check_choice,
+    check_float,
     check_int,
+    check_sequence,
     check_type,
 )
 from modalprompt.core.registry import register_method
@@ -65,6 +67,12 @@ class PromptFinetuneConfig(PromptConfig):
         multi_token: How a multi-token label word is scored: ``first``, ``mean`` or ``max``.
         max_length: Tokens per example including special tokens (PCP: 128 single sentences,
             256 sentence pairs); text fields are truncated, never the template.
+        lora_r: None: the whole backbone trains (LM-BFF). An integer: PEFT LoRA adapters of this
+            rank are injected into the backbone, whose own weights stay frozen; only the
+            adapters (and any ``{soft}`` tokens) train, and checkpoints hold only them.
+        lora_alpha / lora_dropout: LoRA's scaling numerator and dropout (PEFT's meaning).
+        lora_target_modules: Module names to adapt; None: PEFT's default for the architecture
+            (``q_proj``/``v_proj`` on Llama, ``query``/``value`` on BERT).
     """
 
     template: str = "{text_a} It was {mask} ."
@@ -73,6 +81,10 @@ class PromptFinetuneConfig(PromptConfig):
     freeze_backbone: bool = False
     multi_token: str = "first"
     max_length: int = 128
+    lora_r: int | None = None
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    lora_target_modules: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -86,7 +98,15 @@ class PromptFinetuneConfig(PromptConfig):
         check_bool(self, "freeze_backbone")
         check_choice(self, "multi_token", ("first", "mean", "max"))
         check_int(self, "max_length", minimum=3)
-        if self.freeze_backbone and not any(p.kind == "soft" for p in parts):
+        check_int(self, "lora_r", minimum=1, optional=True)
+        check_float(self, "lora_alpha", minimum=0.0, inclusive=False)
+        check_float(self, "lora_dropout", minimum=0.0, maximum=1.0)
+        check_sequence(self, "lora_target_modules", str, min_length=1, optional=True)
+        if (
+            self.freeze_backbone
+            and self.lora_r is None
+            and not any(p.kind == "soft" for p in parts)
+        ):
             raise ConfigError(
                 f"{type(self).__name__}.freeze_backbone: True with template {self.template!r} "
                 "leaves nothing to train; add {soft} tokens to the template or set "

@@ -45,6 +45,33 @@ def resolve_tokenizer(tokenizer: Any, config: PromptFinetuneConfig) -> Any:
     return AutoTokenizer.from_pretrained(config.tokenizer)
 
 
+def _inject_lora(backbone: nn.Module, config: PromptFinetuneConfig) -> None:
+    """PEFT LoRA adapters in ``backbone`` in place (its class unchanged), the only trainable
+    parameters in it."""
+    try:
+        from peft import LoraConfig, inject_adapter_in_model
+    except ImportError as err:
+        raise ImportError(
+            "config.lora_r: LoRA needs the peft package (pip install peft, or the nlp extra)"
+        ) from err
+    targets = list(config.lora_target_modules) if config.lora_target_modules else None
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets,
+    )
+    try:
+        inject_adapter_in_model(lora, backbone)
+    except ValueError as err:
+        raise ValueError(
+            f"config.lora_target_modules: {targets!r} could not be adapted in "
+            f"{type(backbone).__name__} ({err})"
+        ) from None
+    for name, parameter in backbone.named_parameters():
+        parameter.requires_grad_("lora_" in name)
+
+
 class PromptFinetuneModel(MaskedLMPrompt, PromptModel):
     """Masked LM + template + manual verbalizer, trained with cross-entropy over classes.
 
@@ -72,9 +99,14 @@ class PromptFinetuneModel(MaskedLMPrompt, PromptModel):
     def __init__(
         self, backbone: nn.Module, config: PromptFinetuneConfig, tokenizer: Any = None
     ) -> None:
+        lora = isinstance(config, PromptFinetuneConfig) and config.lora_r is not None
         if isinstance(config, PromptFinetuneConfig):
-            self.train_backbone = not config.freeze_backbone  # read by PromptModel.__init__
+            # read by PromptModel.__init__; with LoRA the backbone's own weights stay frozen
+            self.train_backbone = not config.freeze_backbone and not lora
         super().__init__(backbone, config)
+        self.lora = lora
+        if lora:
+            _inject_lora(backbone, config)
         check_masked_lm(backbone)
         self.tokenizer = resolve_tokenizer(tokenizer, config)
         vocab = backbone.get_input_embeddings().num_embeddings
@@ -93,6 +125,19 @@ class PromptFinetuneModel(MaskedLMPrompt, PromptModel):
     def num_classes(self) -> int:
         """Number of classes ``C``."""
         return self.verbalizer.num_classes
+
+    def prompt_state_dict(self) -> dict[str, Tensor]:
+        """The prompt parts, plus the LoRA adapters inside the backbone when ``lora_r`` is set."""
+        state = super().prompt_state_dict()
+        if getattr(self, "lora", False):
+            state.update(
+                {
+                    k: v
+                    for k, v in self.state_dict().items()
+                    if k.startswith("backbone.") and "lora_" in k
+                }
+            )
+        return state
 
     def collator(
         self, max_length: int | None = None, label_map: Mapping[Any, int] | None = None
