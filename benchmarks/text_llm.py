@@ -574,9 +574,9 @@ def main() -> None:
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         parser.error(f"--methods: unknown {unknown}; expected some of {METHODS}")
-    args.steps = args.steps or (3 if q else 24)
+    args.steps = args.steps or (3 if q else 16)
     args.eval_every = args.eval_every or (3 if q else 8)
-    args.test_size = args.test_size or (32 if q else 200)
+    args.test_size = args.test_size or (32 if q else 100)
     sections = {s.strip() for s in args.sections.split(",")}
     start = time.perf_counter()
     backbone, tokenizer = load_pretrained(MODEL)
