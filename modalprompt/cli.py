@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modalprompt.core.registry import MODALITIES
+
 __all__ = ["main", "RunFileError", "read_run_file", "check_run"]
 
 RUN_FILE_KEYS = ("method", "task", "task_args", "config", "training", "output_dir")
@@ -506,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the registered methods (name, domain, one line each)")
     p.add_argument(
         "--domain",
-        choices=["graph", "pointcloud", "nlp", "text"],
+        choices=[*MODALITIES, *DOMAIN_ALIASES],
         help="only this domain ('text' and 'nlp' are the same)",
     )
     p.add_argument("--tasks", action="store_true", help="also list the tasks run files can name")

@@ -36,15 +36,14 @@ __all__ = [
     "get_config",
     "get_prompt_model",
     "DOMAINS",
+    "MODALITIES",
 ]
 
-DOMAINS = ("any", "graph", "pointcloud", "nlp")
-_DISCOVERY_PACKAGES = (
-    "modalprompt.core",
-    "modalprompt.graph",
-    "modalprompt.pointcloud",
-    "modalprompt.nlp",
-)
+#: The modality subpackages (``modalprompt.<name>``): the one list of them; methods, tasks and
+#: the command line's ``--domain`` are derived from it.
+MODALITIES = ("graph", "pointcloud", "nlp")
+DOMAINS = ("any", *MODALITIES)
+_DISCOVERY_PACKAGES = ("modalprompt.core", *(f"modalprompt.{name}" for name in MODALITIES))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,6 +31,8 @@ from typing import Any
 from torch import nn
 from torch.utils.data import Dataset
 
+from modalprompt.core.registry import MODALITIES
+
 __all__ = [
     "Task",
     "TaskSpec",
@@ -44,7 +46,7 @@ __all__ = [
     "progress",
 ]
 
-_TASK_MODULES = ("modalprompt.pointcloud.tasks", "modalprompt.graph.tasks", "modalprompt.nlp.tasks")
+_TASK_MODULES = tuple(f"modalprompt.{name}.tasks" for name in MODALITIES)
 _RESERVED_ARGS = frozenset({"method"})
 
 
