@@ -120,11 +120,12 @@ def test_multi_phase_methods_resume_from_the_cli(method, tmp_path, capsys):
     out = tmp_path / "out"
     config = _write(tmp_path, _tiny_run(method, out))
     assert cli.main(["train", "--config", config]) == 0
-    rows = (out / "metrics.jsonl").read_text()
-    assert (out / "phase_checkpoints").is_dir()
+    phases = out / "pcp_phases" if method == "pcp" else out  # PCP and TAPT share output_dir
+    rows = (phases / "metrics.jsonl").read_text()
+    assert (phases / "phase_checkpoints").is_dir()
     with pytest.warns(UserWarning, match="nothing is left"):
         assert cli.main(["train", "--config", config, "--resume-from", "latest"]) == 0
-    assert (out / "metrics.jsonl").read_text() == rows
+    assert (phases / "metrics.jsonl").read_text() == rows
     with pytest.raises(ValueError, match="already holds checkpoints"):
         cli.main(["train", "--config", config])
 

@@ -55,6 +55,7 @@ for method in ("gpf", "gpf_plus"):
     model.print_trainable_parameters()
     args_ = mp.TrainingArguments(
         output_dir=f"runs/{method}_bbbp",
+        overwrite_output_dir=True,  # rerunnable: a new run replaces the last one's checkpoints
         max_epochs=30,
         batch_size=32,
         lr=1e-3,

@@ -29,7 +29,9 @@ config = mp.get_config(
 )
 model = mp.get_prompt_model(tiny_gnn(), config)
 model.print_trainable_parameters()
-history = fit_relief(model, train, val, output_dir="runs/relief_example", verbose=True)
+history = fit_relief(  # rerunnable: a new run replaces the last one's checkpoints
+    model, train, val, output_dir="runs/relief_example", overwrite_output_dir=True, verbose=True
+)
 print(f"selected epoch {history.best_epoch} (validation ROC-AUC {history.best_metric:.3f})")
 model.eval()
 outputs = model.validation_step(Batch.from_data_list(test))

@@ -238,7 +238,9 @@ class _Stages:
     ``output_dir``: ``pseudo_label`` (PCP only: stage-1 prompt FT, then predictions for the
     pool), ``continued_pretraining`` (stage 2 on the core Trainer, checkpointed inside the stage
     in ``output_dir/<name>_run``), ``prompt_finetune`` (stage 3, saved to
-    ``output_dir/<name>_model``). A killed run resumes with ``resume_from="latest"``: finished
+    ``output_dir/<name>_model``); ``metrics.jsonl`` and ``phase_checkpoints/`` go to
+    ``output_dir/<name>_phases``, so PCP and TAPT can share one ``output_dir``. A killed run
+    resumes with ``resume_from="latest"``: finished
     stages are not repeated (their results are in the phase checkpoint), stage 2 continues from
     its last checkpoint, the few-shot fine-tuning stages (minutes) run again from their start.
     """
@@ -262,6 +264,7 @@ class _Stages:
         self.checkpoint_dir = self.out / f"{name}_checkpoint"
         self.run_dir = self.out / f"{name}_run"
         self.model_dir = self.out / f"{name}_model"
+        self.phase_dir = self.out / f"{name}_phases"  # metrics.jsonl, phase_checkpoints/
         self.book = ValueState({"seconds": {}, "mlm_losses": [], "mlm_steps": 0, "metrics": {}})
         self.resuming = False
         self.overwrite_output_dir = overwrite_output_dir
@@ -327,7 +330,7 @@ class _Stages:
         runner = PhaseRunner(
             plan,
             state={"stages": self.book},
-            output_dir=self.out,
+            output_dir=self.phase_dir,
             seed=self.config.seed,
             overwrite_output_dir=self.overwrite_output_dir,
         )
@@ -370,8 +373,8 @@ def run_pcp(
 ) -> PCPResult:
     """The whole PCP pipeline: pseudo-labeler → PCP corpus → continued pre-training → prompt FT.
 
-    Runs as core phases in ``output_dir`` (``pseudo_label``, ``continued_pretraining``,
-    ``prompt_finetune``; ``metrics.jsonl`` and ``phase_checkpoints/`` there), so a killed run
+    Runs as core phases (``pseudo_label``, ``continued_pretraining``, ``prompt_finetune``;
+    ``metrics.jsonl`` and ``phase_checkpoints/`` in ``<output_dir>/pcp_phases``), so a killed run
     continues with ``resume_from="latest"`` (see :class:`_Stages`).
 
     Args:
@@ -384,7 +387,7 @@ def run_pcp(
             training run to ``pcp_run``, the stage-3 model to ``pcp_model``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         verbose: print evaluation results of the fine-tuning stages.
-        resume_from: ``"latest"`` (or a folder in ``<output_dir>/phase_checkpoints``).
+        resume_from: ``"latest"`` (or a folder in ``<output_dir>/pcp_phases/phase_checkpoints``).
         overwrite_output_dir: start over in an ``output_dir`` holding an earlier run's
             checkpoints (deleting them) instead of refusing.
 

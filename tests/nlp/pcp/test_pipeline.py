@@ -174,3 +174,13 @@ def test_run_pcp_on_a_causal_lm_uses_next_token_stage2(tmp_path):
     assert type(result.model.backbone).__name__ == "LlamaForCausalLM"
     assert result.model.template.decoder
     assert type(load_backbone(result.checkpoint_dir)).__name__ == "LlamaForCausalLM"
+
+
+def test_pcp_and_tapt_share_one_output_dir(tiny, tmp_path):
+    backbone, tok = tiny
+    config = _config(ft_steps=1, mlm_max_steps=1)
+    run_pcp(backbone, tok, config, TINY_EXAMPLES, POOL, tmp_path, device="cpu")
+    run_tapt(backbone, tok, config, TINY_EXAMPLES, POOL, tmp_path, device="cpu")
+    for name in ("pcp", "tapt"):
+        assert (tmp_path / f"{name}_phases" / "metrics.jsonl").is_file()
+        assert (tmp_path / f"{name}_checkpoint" / "model.safetensors").is_file()

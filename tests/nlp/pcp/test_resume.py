@@ -45,7 +45,7 @@ def test_pcp_killed_in_continued_pretraining_resumes_bitwise(tmp_path):
     assert done.returncode == 0, done.stderr
     killed = _run(broken, tmp_path / "unused.safetensors", "--kill-at-mlm-step", "6")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert (broken / "phase_checkpoints" / "checkpoint-1").is_dir()  # stage 1 done
+    assert (broken / "pcp_phases" / "phase_checkpoints" / "checkpoint-1").is_dir()  # stage 1
     assert sorted(p.name for p in (broken / "pcp_run").glob("checkpoint-*")) == [
         "checkpoint-2",
         "checkpoint-4",
@@ -61,9 +61,9 @@ def test_pcp_killed_in_continued_pretraining_resumes_bitwise(tmp_path):
         load_tensors(whole / "pcp_checkpoint" / "model.safetensors"),
         load_tensors(broken / "pcp_checkpoint" / "model.safetensors"),
     )
-    for rows in ("metrics.jsonl", "pcp_run/metrics.jsonl"):
+    for rows in ("pcp_phases/metrics.jsonl", "pcp_run/metrics.jsonl"):
         assert _lines(broken / rows) == _lines(whole / rows), rows
-    assert [r["phase"] for r in _lines(whole / "metrics.jsonl")] == [
+    assert [r["phase"] for r in _lines(whole / "pcp_phases" / "metrics.jsonl")] == [
         "pseudo_label",
         "continued_pretraining",
         "prompt_finetune",
