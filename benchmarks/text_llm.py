@@ -34,13 +34,20 @@ Section 1 pads each batch to its longest row (EPT: to ``max_length``, which its 
 offset needs); section 2 pads every method to ``max_length`` so step times compare like with
 like.
 
-Measured 2026-12-03 on 2 free CPU cores (sections 2-3, full settings, 424 s): our PT step 1.00x
+Measured 2026-12-03 on 2 free CPU cores (sections 2-3, full settings, 424 s, before IAPT's
+additive insertion, which costs the same): our PT step 1.00x
 PEFT's at 20 tokens and 0.99x at 100, 1.02x the frozen backbone's forward + backward at the same
 length; EPT 0.75x our PT-100; IAPT 1.07x PEFT LoRA's tokens/s with 8 tenants (target 1.2x missed:
-LoRA's routing costs 21% over the bare backbone here, IAPT's generators 15%). Section 1 ran for
-SST-2 split 13 only (zero-shot 72.5; PT-20 83.0, PT-100 79.0, EPT 66.5, IAPT 51.0, PEFT PT-20
-84.5, LoRA 83.5); the 3-seed, 4-task run (~1.5-2 h on free cores) is still to do. ``--quick``:
-98 s.
+LoRA's routing costs 21% over the bare backbone here, IAPT's generators 15%). Section 1 (16 steps,
+test subsets of 100, split seeds [13, 21, 42]; the cores were shared with tests for the first hour),
+test accuracy mean±std: zero-shot SST-2 75.0, CR 73.0, SST-5 23.0, RTE 52.0;
+PT-20: SST-2 85.3±0.6, cr 84.3±3.2, sst-5 27.3±4.0, RTE 47.0±5.2;
+PT-100: SST-2 77.7±4.0, cr 79.3±15.5, sst-5 31.3±9.1, RTE 48.3±4.0;
+EPT: SST-2 68.7±4.2, cr 75.7±9.0, sst-5 31.0±11.3, RTE 52.0±5.3;
+IAPT: SST-2 73.3±8.1, cr 69.0±5.0, sst-5 25.0±1.7, RTE 50.0±4.4;
+PEFT PT-20: SST-2 80.0±4.4, cr 82.7±4.6, sst-5 21.0±2.0, RTE 49.0±0.0;
+LoRA: SST-2 85.0±2.6, cr 84.3±2.1, sst-5 32.0±2.0, RTE 52.3±2.5.
+``--quick``: 98 s.
 
 usage: OMP_NUM_THREADS=2 python -u benchmarks/text_llm.py [--quick] [--data DIR]
        [--sections 1,2,3] [--tasks SST-2,cr] [--seeds 13] [--steps N]
