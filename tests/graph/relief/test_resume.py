@@ -4,10 +4,8 @@ bitwise, and its metrics.jsonl holds each row once."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,19 +15,13 @@ pytest.importorskip("torch_geometric")
 pytest.importorskip("stable_baselines3")
 
 from modalprompt.core.io import load_tensors  # noqa: E402
+from tests._subprocess import run_script  # noqa: E402
 
 SCRIPT = Path(__file__).with_name("_relief_kill_script.py")
 
 
 def _run(out: Path, result: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), str(out), str(result), *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    return run_script(SCRIPT, out, result, *extra)
 
 
 def _rows(folder: Path) -> list[dict]:

@@ -5,28 +5,20 @@ row is written twice; resuming the finished run returns the same model from disk
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
 from modalprompt.core.io import load_tensors
+from tests._subprocess import run_script  # noqa: E402
 
 SCRIPT = Path(__file__).with_name("_pcp_kill_script.py")
 
 
 def _run(out: Path, result: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), str(out), str(result), *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    return run_script(SCRIPT, out, result, *extra)
 
 
 def _lines(path: Path) -> list[dict]:
