@@ -8,7 +8,8 @@ moves particles started at the training inputs' features towards it, and from th
 
 Runs in seconds on a tiny random BERT and toy sentences built in code. With real data read
 SemEval with ``read_relations`` / ``read_rel2id`` (``../shared/data/text/semeval``) and pass a
-real masked LM (benchmarks/text_mlm.py does, with all-MiniLM-L6-v2).
+real language model (benchmarks/text_mlm.py and examples/nlp/llm_bayesprompt.py do, with
+SmolLM2-135M-Instruct).
 
     python examples/nlp/bayesprompt.py
 """

@@ -6,8 +6,8 @@
 3. prompt-based fine-tuning again, from that checkpoint.
 ``run_tapt`` is the TAPT baseline (continued pre-training on the plain texts). Runs in seconds on
 a tiny random BERT built in code; with real data use ``load_lmbff`` / ``load_unlabeled`` from
-``modalprompt.nlp.datasets.lmbff`` and a real masked LM (benchmarks/text_mlm.py does, with
-all-MiniLM-L6-v2).
+``modalprompt.nlp.datasets.lmbff`` and a real language model (benchmarks/text_mlm.py and
+examples/nlp/llm_pcp.py do, with SmolLM2-135M-Instruct).
 
     python examples/nlp/pcp.py
 """

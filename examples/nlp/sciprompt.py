@@ -8,8 +8,8 @@ Zero-shot: calibrate and predict. Few-shot: then fine-tune (weights trainable, a
 
 This runs on a tiny random BERT built in code (the printed numbers only show the workflow); the
 official term files are read when ``../shared/data/text/sciprompt`` is present. For a real run
-pass SciBERT (or any masked LM) and its tokenizer (benchmarks/text_mlm.py uses all-MiniLM-L6-v2
-on Emerging NLP).
+pass SciBERT (or any masked LM, or a causal LM) and its tokenizer (benchmarks/text_mlm.py uses
+SmolLM2-135M-Instruct on Emerging NLP).
 
     python examples/nlp/sciprompt.py
 """

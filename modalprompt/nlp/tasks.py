@@ -107,7 +107,7 @@ def _build_backbone(form: str, folder: str | None, num_labels: int) -> nn.Module
         warnings.warn(
             f"task_args.backbone: {folder} has no trained masked-LM head "
             f"({len(info['missing_keys'])} tensors newly initialised); prompt-based methods read "
-            "that head (benchmarks/text_mlm.py warms it up on unlabelled text first)",
+            "that head (modalprompt.nlp.mlm_head.warm_up_mlm_head trains it on unlabelled text)",
             stacklevel=2,
         )
     return model.eval()
