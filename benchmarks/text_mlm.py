@@ -171,7 +171,7 @@ def lmbff_section(args: argparse.Namespace, data: Path, tmp: Path) -> None:
         raise SystemExit(f"--data: {root}/k-shot not found (LM-BFF splits are needed)")
     quick = args.quick
     tasks = args.tasks or (["SST-2"] if quick else list(TASKS))
-    seeds = [13] if quick else [13, 21, 42]
+    seeds = [13] if quick else args.seeds
     pool_size = 16 if quick else 128
     steps = 2 if quick else args.steps
     eval_every = 1 if quick else 10
@@ -338,7 +338,7 @@ def sciprompt_section(args: argparse.Namespace, data: Path) -> None:
     test = [e for c in sorted(per_class) for e in per_class[c][:n_per_class]]
     gold = torch.tensor([e["label"] for e in test])
     pool = task.extras["unlabeled"][: 8 if quick else 32]
-    shots_list = [] if quick else [4, 8]
+    shots_list = [] if quick else [s for s in args.sci_shots if s > 0]
     seeds = [0, 1]
     steps = 16
     template = "Abstract: {text_a} The field of this study is {mask}"
@@ -433,7 +433,7 @@ def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
     if not (root / "k-shot").is_dir():
         raise SystemExit(f"--data: {root}/k-shot not found (SemEval is needed)")
     quick = args.quick
-    shots_list = [1] if quick else [5, 16]
+    shots_list = [1] if quick else args.bayes_shots
     epochs = 1 if quick else 2
     n_test = 16 if quick else 160
     n_domain = 19 if quick else 160
@@ -502,6 +502,15 @@ def main() -> None:
     )
     parser.add_argument("--tasks", nargs="+", default=None, help="LM-BFF tasks (SST-2 cr ...)")
     parser.add_argument("--steps", type=int, default=20, help="prompt FT / CLS FT steps")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[13, 21, 42], help="LM-BFF split seeds"
+    )
+    parser.add_argument(
+        "--sci-shots", type=int, nargs="+", default=[0, 4, 8], help="SciPrompt shots per class"
+    )
+    parser.add_argument(
+        "--bayes-shots", type=int, nargs="+", default=[5, 16], help="SemEval k-shot splits"
+    )
     args = parser.parse_args()
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # progress lines show up in a log file
