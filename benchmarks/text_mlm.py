@@ -36,15 +36,15 @@ few steps) took 210 s.
 
 Measured 2026-12-03 on 2 CPU cores, in parts (quiet cores unless said), SmolLM2-135M-Instruct:
 
-LM-BFF 16-shot test accuracy (%), split seeds 13 and 21, test subsets of 100 (seed 42 not run)::
+LM-BFF 16-shot test accuracy (%), split seeds 13, 21, 42, test subsets of 100::
 
     task    PCP          prompt FT    TAPT         CLS-head FT  zero-shot  pseudo-label acc
-    SST-2   71.5 ± 4.9   78.0 ± 0.0   79.0 ± 2.8   59.0 ± 7.1   75.0       76.5 ± 2.2
-    CR      84.5 ± 0.7   80.5 ± 2.1   84.5 ± 0.7   53.0 ± 4.2   73.0       76.6 ± 3.3
-    SST-5   29.0 ± 1.4   28.5 ± 2.1   30.5 ± 2.1   23.5 ± 3.5   23.0       26.1 ± 1.6
-    MR      75.5 ± 2.1   82.0 ± 4.2   82.5 ± 3.5   58.5 ± 3.5   78.0       75.0 ± 3.3
+    SST-2   72.7 ± 4.0   79.3 ± 2.3   80.7 ± 3.5   59.3 ± 5.0   75.0       78.9 ± 4.4
+    CR      83.3 ± 2.1   81.0 ± 1.7   84.3 ± 0.6   52.7 ± 3.1   73.0       81.0 ± 8.0
+    SST-5   27.7 ± 2.5   29.7 ± 2.5   31.0 ± 1.7   23.7 ± 2.5   23.0       25.5 ± 1.6
+    MR      76.0 ± 1.7   80.7 ± 3.8   81.7 ± 2.9   57.7 ± 2.9   78.0       76.3 ± 3.2
 
-    (per task and seed: SST-2 371 s, CR 275 s, SST-5 320 s, MR 299-313 s)
+    (per task and seed: SST-2 321-371 s, CR 256-275 s, SST-5 320-322 s, MR 277-313 s)
 
 SciPrompt, Emerging NLP, test 105: weighted verbalizer zero-shot 17.1, 4-shot 36.2 / 41.9
 (seeds 0 / 1); class name alone zero-shot 38.1, 4-shot 75.2 / 73.3 (8-shot not run).
