@@ -59,6 +59,7 @@ usage: OMP_NUM_THREADS=2 python -u benchmarks/text_mlm.py [--quick] [--only SECT
 from __future__ import annotations
 
 import argparse
+import copy
 import random
 import statistics
 import sys
@@ -396,7 +397,7 @@ def sciprompt_section(args: argparse.Namespace, data: Path) -> None:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # unmappable terms are dropped (counted)
                     model = SciPromptModel(
-                        copy_module(backbone), config, tokenizer=tokenizer
+                        copy.deepcopy(backbone), config, tokenizer=tokenizer
                     ).eval()
                 model.calibrate(DataLoader(pool, batch_size=8, collate_fn=model.collator()))
                 if shots:
@@ -437,12 +438,6 @@ def _emerging_train(root: Path, classes: list[str]) -> dict[int, list[dict]]:
     return out
 
 
-def copy_module(module: nn.Module) -> nn.Module:
-    import copy
-
-    return copy.deepcopy(module)
-
-
 # --------------------------------------------------------------------------- 3. BayesPrompt
 def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
     from modalprompt.nlp.bayesprompt.collate import RelationCollator
@@ -476,9 +471,9 @@ def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
         train = read_relations(root / "k-shot" / f"{shots}-1" / "train.txt")
         for method in ("BayesPrompt", "KnowPrompt"):
             t = time.perf_counter()
-            tok = copy_module(tokenizer)  # the config adds the marker and answer tokens
+            tok = copy.deepcopy(tokenizer)  # the config adds the marker and answer tokens
             config = BayesPromptConfig.from_relations(rel2id, tok, seed=1, svgd_iterations=200)
-            model = BayesPromptModel(copy_module(backbone), config)
+            model = BayesPromptModel(copy.deepcopy(backbone), config)
             collate = RelationCollator(tok, rel2id, max_length=96, decoder=True)
             training = TrainingArguments(
                 max_epochs=epochs,
