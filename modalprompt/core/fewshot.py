@@ -1,7 +1,13 @@
 """Few-shot sampling and stratified splits, reproducible from a seed.
 
+One sampler serves every domain's few-shot tasks:
+
+* :func:`per_class_split`: a seeded permutation of all examples; in it, each class's members
+  in order are cut into consecutive chunks (``shots`` for training, then e.g. ``val_shots``);
+  the examples no chunk took are returned too, in permutation order. The node tasks of Cora,
+  the graph tasks and the point-cloud tasks all split with it.
 * :func:`sample_k_shot`: k examples of every class (the protocol of GPF, RELIEF, GraphCLIP and
-  LM-BFF style few-shot learning).
+  LM-BFF style few-shot learning): the first chunk of :func:`per_class_split`, each class sorted.
 * :func:`first_n_after_shuffle`: for multi-label data (MoleculeNet), where "k per class" is not
   defined: shuffle with the seed, keep the first ``n``.
 * :func:`stratified_split`: train/val/test fractions with class proportions kept.
@@ -14,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["sample_k_shot", "first_n_after_shuffle", "stratified_split"]
+__all__ = ["per_class_split", "sample_k_shot", "first_n_after_shuffle", "stratified_split"]
 
 
 def _labels_array(labels: Sequence[int] | np.ndarray | torch.Tensor, name: str) -> np.ndarray:
@@ -26,6 +32,66 @@ def _labels_array(labels: Sequence[int] | np.ndarray | torch.Tensor, name: str) 
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name}: expected integer class labels, got dtype {arr.dtype}")
     return arr
+
+
+def per_class_split(
+    labels: Sequence[int] | np.ndarray | torch.Tensor,
+    counts: Sequence[int | None],
+    seed: int,
+    *,
+    min_per_class: int | None = None,
+    arg: str = "shots",
+    unit: str = "examples",
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Cut every class into consecutive chunks of a seeded permutation.
+
+    ``order = torch.randperm(N)`` from a generator seeded with ``seed``; for each class ``c``
+    (ascending, negative labels ignored) its members in ``order`` give ``counts[0]`` to the
+    first chunk, the next ``counts[1]`` to the second, and so on (``None``: all that remain).
+    Only the first chunk is required in full; later ones take what is left.
+
+    Args:
+        labels: ``(N,)`` integer class of each example.
+        counts: Examples per class for each chunk (each >= 0, or None for the rest).
+        seed: Seed of the permutation; the same seed and labels give the same chunks.
+        min_per_class: Members a class needs (default ``counts[0]``; e.g. ``shots + 1`` to keep
+            one for testing).
+        arg, unit: How the error names the argument and the examples ("task_args.shots",
+            "graphs").
+
+    Returns:
+        ``(chunks, rest)``: one ``(C * counts[i],)`` long tensor per count, class by class and in
+        permutation order inside a class; ``rest``: every index no chunk took, in permutation
+        order.
+
+    Raises:
+        ValueError: a class has fewer than ``min_per_class`` members, or a count is negative.
+    """
+    arr = _labels_array(labels, "labels")
+    for count in counts:
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 0
+        ):
+            raise ValueError(f"{arg}: expected integers >= 0 per class, got {count!r}")
+    need = (counts[0] or 0) if min_per_class is None else min_per_class
+    label_t = torch.as_tensor(arr, dtype=torch.long)
+    order = torch.randperm(len(arr), generator=torch.Generator().manual_seed(seed))
+    chunks: list[list[torch.Tensor]] = [[] for _ in counts]
+    taken = torch.zeros(len(arr), dtype=torch.bool)
+    for cls in sorted(set(arr[arr >= 0].tolist())):
+        members = order[label_t[order] == cls]
+        if members.numel() < need:
+            raise ValueError(
+                f"{arg}: class {cls} has {members.numel()} {unit}, fewer than the {need} needed"
+            )
+        start = 0
+        for chunk, count in zip(chunks, counts):
+            stop = members.numel() if count is None else start + count
+            chunk.append(members[start:stop])
+            start = min(stop, members.numel())
+        taken[members[:start]] = True
+    empty = torch.zeros(0, dtype=torch.long)
+    return [torch.cat(c) if c else empty for c in chunks], order[~taken[order]]
 
 
 def sample_k_shot(
@@ -54,19 +120,17 @@ def sample_k_shot(
     arr = _labels_array(labels, "labels")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k: expected an integer >= 1, got {k!r}")
-    rng = np.random.default_rng(seed)
-    wanted = sorted(set(arr[arr >= 0].tolist())) if classes is None else list(classes)
-    chosen = []
-    for cls in wanted:
-        pool = np.flatnonzero(arr == cls)
-        if len(pool) < k and not allow_fewer:
-            raise ValueError(
-                f"class {cls} has {len(pool)} example(s), fewer than k={k}; "
-                "pass allow_fewer=True to take them all"
-            )
-        take = rng.choice(pool, size=min(k, len(pool)), replace=False)
-        chosen.append(np.sort(take))
-    return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+    if classes is not None:
+        missing = sorted(set(classes) - set(arr.tolist()))
+        if missing and not allow_fewer:
+            raise ValueError(f"classes: class {missing[0]} has 0 example(s), fewer than k={k}")
+        arr = np.where(np.isin(arr, list(classes)), arr, -1)
+    (chosen_t,), _ = per_class_split(
+        arr, [k], seed, min_per_class=0 if allow_fewer else k, arg="k", unit="example(s)"
+    )
+    chosen = chosen_t.numpy()
+    by_class = [np.sort(chosen[arr[chosen] == c]) for c in sorted(set(arr[chosen].tolist()))]
+    return np.concatenate(by_class) if by_class else np.zeros(0, dtype=np.int64)
 
 
 def first_n_after_shuffle(num_items: int, n: int, seed: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from modalprompt.core.fewshot import per_class_split
 from modalprompt.core.tasks import Task, progress, register_task, shared_data_dir
 
 __all__ = ["GRAPH_PROMPT_METHODS", "load_gnn_state"]
@@ -109,22 +110,15 @@ def _gin(in_dim: int, hidden: int, num_layers: int, checkpoint: str | None) -> n
 
 def _class_shots(labels: torch.Tensor, shots: int, num_val: int, seed: int):
     """``shots`` per class for training, then ``num_val`` per class for validation, rest test."""
-    gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(labels.numel(), generator=gen)
-    train, val = [], []
-    for c in torch.unique(labels).tolist():
-        members = order[labels[order] == c]
-        if members.numel() < shots + 1:
-            raise ValueError(
-                f"task_args.shots: class {c} has {members.numel()} graphs, too few for {shots} "
-                "shots and a test graph"
-            )
-        train.append(members[:shots])
-        val.append(members[shots : shots + num_val])
-    train_idx, val_idx = torch.cat(train), torch.cat(val)
-    taken = torch.zeros(labels.numel(), dtype=torch.bool)
-    taken[train_idx] = taken[val_idx] = True
-    return train_idx.tolist(), val_idx.tolist(), order[~taken[order]].tolist()
+    (train_idx, val_idx), test_idx = per_class_split(
+        labels,
+        [shots, num_val],
+        seed,
+        min_per_class=shots + 1,
+        arg="task_args.shots",
+        unit="graphs (shots + a test graph needed)",
+    )
+    return train_idx.tolist(), val_idx.tolist(), test_idx.tolist()
 
 
 def _load_from_copy(loader: Any, root: Path, name: str) -> Any:

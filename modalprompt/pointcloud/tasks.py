@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
+from modalprompt.core.fewshot import per_class_split
 from modalprompt.core.tasks import Task, progress, register_task, shared_data_dir
 
 __all__ = ["POINTCLOUD_METHODS", "build_backbone"]
@@ -73,20 +74,11 @@ def _fewshot(
     data: Dataset, labels: list[int], shots: int | None, val_shots: int, seed: int
 ) -> tuple[Dataset, Dataset | None]:
     """``shots`` items per class for training (all when None), then ``val_shots`` per class."""
-    gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(labels), generator=gen).tolist()
-    train: list[int] = []
-    val: list[int] = []
-    for c in sorted(set(labels)):
-        members = [i for i in order if labels[i] == c]
-        if shots is not None and len(members) < shots:
-            raise ValueError(
-                f"task_args.shots: class {c} has {len(members)} training clouds, fewer than {shots}"
-            )
-        cut = len(members) if shots is None else shots
-        train += members[:cut]
-        val += members[cut : cut + val_shots]
-    return Subset(data, sorted(train)), (Subset(data, sorted(val)) if val else None)
+    (train, val), _ = per_class_split(
+        labels, [shots, val_shots], seed, arg="task_args.shots", unit="training clouds"
+    )
+    train_ids, val_ids = sorted(train.tolist()), sorted(val.tolist())
+    return Subset(data, train_ids), (Subset(data, val_ids) if val_ids else None)
 
 
 def _bank_builder(train: Dataset):

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from modalprompt.core.fewshot import first_n_after_shuffle, sample_k_shot, stratified_split
+from modalprompt.core.fewshot import (
+    first_n_after_shuffle,
+    per_class_split,
+    sample_k_shot,
+    stratified_split,
+)
 from modalprompt.core.metrics import accuracy, classification_metrics, macro_f1, roc_auc
 
 LABELS = np.array([0] * 10 + [1] * 5 + [2] * 3 + [-1] * 2)
@@ -28,6 +33,30 @@ def test_k_shot_errors_and_allow_fewer():
         sample_k_shot(LABELS, 0, seed=0)
     with pytest.raises(ValueError, match="integer class labels"):
         sample_k_shot([0.5, 1.0], 1, seed=0)
+
+
+def test_per_class_split_cuts_each_class_of_one_permutation_in_order():
+    order = torch.randperm(len(LABELS), generator=torch.Generator().manual_seed(5)).tolist()
+    (train, val), rest = per_class_split(LABELS, [2, 3], seed=5)
+    expect_train, expect_val = [], []
+    for c in (0, 1, 2):  # negative labels are no class
+        members = [i for i in order if LABELS[i] == c]
+        expect_train += members[:2]
+        expect_val += members[2:5]  # class 2 has only 1 left: the later chunk comes short
+    assert train.tolist() == expect_train and val.tolist() == expect_val
+    taken = set(expect_train + expect_val)
+    assert rest.tolist() == [i for i in order if i not in taken]  # the -1 rows stay in rest
+    (everything,), rest = per_class_split(LABELS, [None], seed=5)
+    assert sorted(everything.tolist()) == list(range(18)) and len(rest) == 2
+
+
+def test_per_class_split_requires_the_first_chunk_or_min_per_class():
+    with pytest.raises(ValueError, match="task_args.shots: class 2 has 3 graphs, fewer than"):
+        per_class_split(LABELS, [4], seed=0, arg="task_args.shots", unit="graphs")
+    with pytest.raises(ValueError, match="class 2 has 3 examples, fewer than the 4 needed"):
+        per_class_split(LABELS, [3], seed=0, min_per_class=4)
+    with pytest.raises(ValueError, match="shots: expected integers >= 0"):
+        per_class_split(LABELS, [-1], seed=0)
 
 
 def test_first_n_after_shuffle_is_a_prefix_of_one_permutation():

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from modalprompt.core.fewshot import per_class_split
 from modalprompt.graph.datasets.subgraphs import khop_subgraphs
 
 __all__ = ["svd_features", "node_fewshot_split", "NodeTask", "node_fewshot_task", "HOP_LIMITS"]
@@ -79,20 +80,7 @@ def node_fewshot_split(
         raise ValueError(f"y: expected one label per node, shape (N,), got {tuple(y.shape)}")
     if shots < 1:
         raise ValueError(f"shots: expected >= 1, got {shots}")
-    gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(y.numel(), generator=gen)
-    train = []
-    for c in torch.unique(y).tolist():
-        members = order[y[order] == c]
-        if members.numel() < shots:
-            raise ValueError(
-                f"shots: class {c} has {members.numel()} nodes, fewer than {shots} shots"
-            )
-        train.append(members[:shots])
-    train_idx = torch.cat(train)
-    taken = torch.zeros(y.numel(), dtype=torch.bool)
-    taken[train_idx] = True
-    rest = order[~taken[order]]
+    (train_idx,), rest = per_class_split(y, [shots], seed, unit="nodes")
     if rest.numel() < num_val + num_test:
         raise ValueError(
             f"num_val + num_test: {num_val} + {num_test} nodes requested, only {rest.numel()} "
