@@ -22,9 +22,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from modalprompt.core.registry import MODALITIES
+
 __all__ = ["DemoResult", "run_demo", "format_table", "write_outputs"]
 
-_DOMAIN_DEMOS = ("modalprompt.graph.demo", "modalprompt.pointcloud.demo", "modalprompt.nlp.demo")
+_DOMAIN_DEMOS = tuple(f"modalprompt.{name}.demo" for name in MODALITIES)
 _COLUMNS = (
     "comparison",
     "role",
@@ -147,10 +149,10 @@ def run_demo(quick: bool = False, out_dir: str | Path | None = "runs/demo") -> l
             continue
         module.run(quick=quick, emit=emit)
     if not rows:
-        from modalprompt.core.baselines.demo import run as core_run
-
-        for row in core_run(quick=quick):
-            emit(row)
+        raise RuntimeError(
+            "modalprompt demo: no domain demo could run (missing dependencies above); "
+            'install the extras with pip install -e ".[all]"'
+        )
     print()
     print(format_table(rows))
     if out_dir is not None:
