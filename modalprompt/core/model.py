@@ -101,7 +101,6 @@ class PromptModel(nn.Module):
 
     Class attributes:
         train_backbone: False for every prompt method; True only for full fine-tuning baselines.
-        config_class: The config class a subclass expects (checked at construction when set).
 
     Attributes:
         backbone: The backbone module (registered under the ``backbone.`` prefix).
@@ -109,7 +108,6 @@ class PromptModel(nn.Module):
     """
 
     train_backbone: ClassVar[bool] = False
-    config_class: ClassVar[type[PromptConfig] | None] = None
 
     def __init__(self, backbone: nn.Module, config: PromptConfig) -> None:
         super().__init__()
@@ -117,7 +115,10 @@ class PromptModel(nn.Module):
             raise TypeError(f"backbone: expected a torch.nn.Module, got {type(backbone).__name__}")
         if not isinstance(config, PromptConfig):
             raise TypeError(f"config: expected a PromptConfig, got {type(config).__name__}")
-        expected = self.config_class
+        from modalprompt.core.registry import config_class_for_model
+
+        # the registration (register_method(model=...)) says which config a model expects
+        expected = config_class_for_model(type(self))
         if expected is not None and not isinstance(config, expected):
             raise TypeError(
                 f"config: {type(self).__name__} expects a {expected.__name__}, "

@@ -58,6 +58,9 @@ class MethodSpec:
         model: ``"package.module:ClassName"`` of the :class:`PromptModel` subclass, imported lazily.
         extra: The pip extra the method needs (``pip install modalprompt[<extra>]``), if any.
         tiny: Config overrides that make the method small enough for the contract tests.
+        tiny_case: ``"package.module:function"`` building the method's contract-test case
+            (``function(spec, seed) -> TinyCase``; several methods may share one); None: its
+            domain's ``modalprompt.<domain>.testing:tiny_case``.
     """
 
     name: str
@@ -67,6 +70,7 @@ class MethodSpec:
     model: str
     extra: str | None = None
     tiny: dict[str, Any] = dataclasses.field(default_factory=dict)
+    tiny_case: str | None = None
 
     def model_class(self) -> type[PromptModel]:
         module_name, _, class_name = self.model.partition(":")
@@ -95,6 +99,7 @@ def register_method(
     model: str,
     extra: str | None = None,
     tiny: dict[str, Any] | None = None,
+    tiny_case: str | None = None,
 ) -> Callable[[type[PromptConfig]], type[PromptConfig]] | type[PromptConfig]:
     """Register a method; use as a decorator on the config class or call with ``config_cls``.
 
@@ -112,6 +117,11 @@ def register_method(
         raise ValueError(
             f"register_method({name!r}): model must be 'package.module:ClassName', got {model!r}"
         )
+    if tiny_case is not None and ":" not in tiny_case:
+        raise ValueError(
+            f"register_method({name!r}): tiny_case must be 'package.module:function', "
+            f"got {tiny_case!r}"
+        )
 
     def decorate(cls: type[PromptConfig]) -> type[PromptConfig]:
         if not (isinstance(cls, type) and issubclass(cls, PromptConfig)):
@@ -122,7 +132,9 @@ def register_method(
                 f"method {name!r} is already registered by {previous.config_cls.__qualname__}"
             )
         cls._registered_name = name  # type: ignore[attr-defined]
-        _REGISTRY[name] = MethodSpec(name, domain, cls, description, model, extra, dict(tiny or {}))
+        _REGISTRY[name] = MethodSpec(
+            name, domain, cls, description, model, extra, dict(tiny or {}), tiny_case
+        )
         return cls
 
     return decorate(config_cls) if config_cls is not None else decorate
@@ -145,6 +157,22 @@ def _discover() -> None:
             folder = Path(getattr(info.module_finder, "path", "")) / info.name
             if info.ispkg and (folder / "config.py").is_file():
                 importlib.import_module(f"{package_name}.{info.name}.config")
+
+
+def config_class_for_model(model_cls: type) -> type[PromptConfig] | None:
+    """The config class registered for ``model_cls``: the first class in its MRO that a
+    registration names as ``model`` (so a user's subclass of a method's model expects that
+    method's config); None when no registration names any of them (a user's own model).
+
+    ``register_method(model=...)`` is the one place a method ties its model to its config.
+    """
+    _discover()
+    by_model = {spec.model: spec.config_cls for spec in _REGISTRY.values()}
+    for klass in model_cls.__mro__:
+        found = by_model.get(f"{klass.__module__}:{klass.__qualname__}")
+        if found is not None:
+            return found
+    return None
 
 
 def list_methods(domain: str | None = None) -> list[str]:

@@ -163,6 +163,24 @@ def test_from_pretrained_of_a_subclass_checks_the_class(tmp_path):
         FullFinetuneModel.from_pretrained(make_backbone(), tmp_path / "run")
 
 
+def test_a_model_expects_the_config_its_registration_names():
+    from modalprompt.core.baselines import LinearProbeModel
+    from modalprompt.core.model import PromptModel
+    from modalprompt.core.registry import config_class_for_model
+
+    wrong = mp.get_config("full_finetune", num_classes=3)
+    with pytest.raises(TypeError, match="LinearProbeModel expects a LinearProbeConfig, got a Full"):
+        LinearProbeModel(make_backbone(), wrong)
+
+    class MyProbe(LinearProbeModel):  # a user's subclass expects its base method's config
+        pass
+
+    with pytest.raises(TypeError, match="MyProbe expects a LinearProbeConfig"):
+        MyProbe(make_backbone(), wrong)
+    assert config_class_for_model(MyProbe) is type(mp.get_config("linear_probe"))
+    assert config_class_for_model(PromptModel) is None  # no registration names it
+
+
 def test_contract_checker_passes_on_baselines_and_catches_a_leaky_method(monkeypatch):
     from modalprompt.core.baselines import LinearProbeModel
 

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from modalprompt.core.baselines.config import FullFinetuneConfig, LinearProbeConfig, _HeadConfig
+from modalprompt.core.baselines.config import _HeadConfig
 from modalprompt.core.model import PromptModel, split_batch
 from modalprompt.core.validation import float_dtype, match_float_dtype
 
@@ -56,8 +56,6 @@ class _HeadModel(PromptModel):
 class LinearProbeModel(_HeadModel):
     """Linear probe: frozen backbone features ``(B, D)`` → trainable linear head."""
 
-    config_class = LinearProbeConfig
-
     def features(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         with torch.no_grad():  # the backbone is frozen: keep no activations for backward
             return super().features(*args, **kwargs)
@@ -66,7 +64,6 @@ class LinearProbeModel(_HeadModel):
 class FullFinetuneModel(_HeadModel):
     """Full fine-tuning: the backbone is trained with the head (``train_backbone = True``)."""
 
-    config_class = FullFinetuneConfig
     train_backbone = True
 
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:

@@ -67,8 +67,6 @@ class _FeaturePromptModel(PromptModel):
 class GpfModel(_FeaturePromptModel):
     """GPF: one learnable vector ``p`` ``(1, d_x)`` added to every node's input."""
 
-    config_class = GpfConfig
-
     def __init__(self, backbone: nn.Module, config: GpfConfig) -> None:
         super().__init__(backbone, config)
         self.global_prompt = nn.Parameter(torch.empty(1, int(backbone.prompt_dim)))
@@ -80,8 +78,6 @@ class GpfModel(_FeaturePromptModel):
 
 class GpfPlusModel(_FeaturePromptModel):
     """GPF-plus: per node, a softmax attention (``Linear(d_x, K)``) over ``K`` learnable vectors."""
-
-    config_class = GpfPlusConfig
 
     def __init__(self, backbone: nn.Module, config: GpfPlusConfig) -> None:
         super().__init__(backbone, config)

@@ -31,8 +31,6 @@ class GraphClipModel(PromptModel):
         data: PyG ``Batch`` of subgraphs with ``center_index`` → logits ``(B, num_classes)``.
     """
 
-    config_class = GraphClipConfig
-
     def __init__(self, backbone: nn.Module, config: GraphClipConfig) -> None:
         check_promptable(backbone)
         super().__init__(backbone, config)

@@ -45,7 +45,6 @@ class ReliefModel(PromptModel):
         output: logits ``(B, num_outputs)``.
     """
 
-    config_class = ReliefConfig
     gradient_exemptions = {  # see core.testing.check_prompt_model
         "policy.*": "trained by H-PPO (HybridPPO.update) in the policy phase; training_step is "
         "the head phase, which samples from the policy without gradients",

@@ -71,7 +71,6 @@ class BayesPromptModel(PromptModel):
         row → class logits ``(B, K)``.
     """
 
-    config_class = BayesPromptConfig
     train_backbone = True
     gradient_exemptions = {  # see core.testing.check_prompt_model
         "backbone.cls.predictions.bias": "the answer logits read the decoder's input (hidden "

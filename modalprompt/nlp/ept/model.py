@@ -74,7 +74,6 @@ class EptModel(PromptTuningModel):
         Outputs as prompt tuning's, with ``n = m`` virtual tokens.
     """
 
-    config_class = EptConfig
     gradient_exemptions = {  # see core.testing.check_prompt_model; all move once B / V_i move
         "ept.lora_a": "DePT's B (lora_b) starts at zero, so the offset A·B gives A no gradient",
         "ept.query.*": "fusion attends over the offset A·B, which is zero while B is zero",

@@ -68,8 +68,6 @@ class IaptModel(BackboneLossSteps, PromptModel):
         (``k = num_tokens``; :meth:`text_logits` keeps the ``L`` real positions).
     """
 
-    config_class = IaptConfig
-
     # Head handling and the training-loop plumbing are prompt tuning's.
     _setup_head = PromptTuningModel._setup_head
     _use_own_head = PromptTuningModel._use_own_head

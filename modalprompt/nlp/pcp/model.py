@@ -7,9 +7,6 @@ Both stages are plain prompt-based fine-tuning, so this is
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from modalprompt.nlp.pcp.config import PCPConfig
 from modalprompt.nlp.prompt_finetune.model import PromptFinetuneModel
 
 __all__ = ["PCPModel"]
@@ -22,5 +19,3 @@ class PCPModel(PromptFinetuneModel):
         as :class:`PromptFinetuneModel`: input_ids, attention_mask (B, L), mask_positions (B,)
         → ``{"logits": (B, C)}``.
     """
-
-    config_class: ClassVar[type[PCPConfig]] = PCPConfig

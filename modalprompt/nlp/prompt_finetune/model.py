@@ -93,7 +93,6 @@ class PromptFinetuneModel(MaskedLMPrompt, PromptModel):
         → ``{"logits": (B, C)}`` (+ ``"loss"``, a scalar, with labels).
     """
 
-    config_class: ClassVar[type[PromptFinetuneConfig]] = PromptFinetuneConfig
     train_backbone: ClassVar[bool] = True
 
     def __init__(

@@ -59,8 +59,6 @@ class PromptTuningModel(BackboneLossSteps, PromptModel):
         or the decoder's ``(B, L_dec, V)`` (seq2seq).
     """
 
-    config_class = PromptTuningConfig
-
     def __init__(
         self, backbone: nn.Module, config: PromptTuningConfig, tokenizer: Any = None
     ) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -50,8 +50,6 @@ class SciPromptModel(PromptFinetuneModel):
         input_ids, attention_mask, soft_ids: (B, L); mask_positions: (B,); labels: (B,)
         → ``{"logits": (B, C)}`` (+ ``"loss"`` with labels).
     """
-
-    config_class: ClassVar[type[SciPromptConfig]] = SciPromptConfig
 
     def __init__(self, backbone: nn.Module, config: SciPromptConfig, tokenizer: Any = None) -> None:
         if isinstance(config, SciPromptConfig):

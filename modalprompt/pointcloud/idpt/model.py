@@ -75,8 +75,6 @@ class IdptModel(PromptModel):
         points: ``(B, N, 3)`` → logits ``(B, num_classes)``.
     """
 
-    config_class = IdptConfig
-
     def __init__(self, backbone: nn.Module, config: IdptConfig) -> None:
         check_point_backbone(backbone)
         if config.prompt_layer >= backbone.config.depth:

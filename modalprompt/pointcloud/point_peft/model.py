@@ -102,8 +102,6 @@ class PointPeftModel(PromptModel):
         points: ``(B, N, 3)`` → logits ``(B, num_classes)``.
     """
 
-    config_class = PointPeftConfig
-
     def __init__(self, backbone: nn.Module, config: PointPeftConfig) -> None:
         check_point_backbone(backbone)
         c, bb = config, backbone.config

@@ -12,7 +12,7 @@ from modalprompt.pointcloud.heads import (
     classification_head,
     frozen_patches,
 )
-from modalprompt.pointcloud.vpt.config import VptDeepConfig, VptShallowConfig, _VptConfig
+from modalprompt.pointcloud.vpt.config import _VptConfig
 
 __all__ = ["VptShallowModel", "VptDeepModel"]
 
@@ -51,8 +51,6 @@ class _VptModel(PromptModel):
 class VptShallowModel(_VptModel):
     """Prompts after the patch tokens at the input: ``[cls, patches, prompts]`` in every block."""
 
-    config_class = VptShallowConfig
-
     def encode(self, points: Tensor) -> Tensor:
         tokens, pos, _ = frozen_patches(self.backbone, points)
         x, pos = self.cls.prepend(tokens, pos)
@@ -65,7 +63,6 @@ class VptShallowModel(_VptModel):
 class VptDeepModel(_VptModel):
     """At every block ``i``: ``[cls, patches] + prompts_i`` (the previous prompts are dropped)."""
 
-    config_class = VptDeepConfig
     layers_with_prompts = None  # one set per block
 
     def encode(self, points: Tensor) -> Tensor:
