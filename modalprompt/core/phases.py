@@ -39,6 +39,7 @@ scheduler and counters are checkpointed with the rest.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -70,7 +71,7 @@ from modalprompt.core.state_tree import join_tensors, split_tensors
 from modalprompt.core.trainer_checkpoint import non_finite_tensors
 from modalprompt.core.trainer_resume import NonFiniteLossError
 
-__all__ = ["Phase", "Repeat", "PhaseRunner", "ModuleState", "ValueState", "Stateful"]
+__all__ = ["Phase", "Repeat", "PhaseRunner", "ModuleState", "ValueState", "EpochLoss", "Stateful"]
 
 CHECKPOINTS = "phase_checkpoints"
 _STATE_JSON, _STATE_TENSORS, _RNG_TENSORS = "phases.json", "state.safetensors", "rng.safetensors"
@@ -158,7 +159,39 @@ class ValueState:
         return self.value
 
     def load_state_dict(self, state: Any) -> None:
-        self.value = state
+        self.value = copy.deepcopy(state)  # never shares lists with the source
+
+
+class EpochLoss(ValueState):
+    """The running mean loss of the current epoch and the means of the finished ones, kept in
+    the phase checkpoints (what a per-epoch training phase's ``begin`` / ``step`` / ``end``
+    book-keep): ``start()`` in ``begin``, ``add(loss, weight)`` per step, ``finish()`` in
+    ``end`` returns the epoch's weighted mean and appends it to ``losses``."""
+
+    def __init__(self) -> None:
+        super().__init__({"losses": [], "total": 0.0, "weight": 0.0})
+
+    @property
+    def losses(self) -> list[float]:
+        """The mean loss of every finished epoch, in order."""
+        return list(self.value["losses"])
+
+    @property
+    def weight(self) -> float:
+        """The weight added since ``start()`` (steps, or examples when weighted by them)."""
+        return float(self.value["weight"])
+
+    def start(self) -> None:
+        self.value.update(total=0.0, weight=0.0)
+
+    def add(self, loss: float, weight: float = 1.0) -> None:
+        self.value["total"] += loss * weight
+        self.value["weight"] += weight
+
+    def finish(self) -> float:
+        mean = self.value["total"] / self.value["weight"] if self.value["weight"] else 0.0
+        self.value["losses"].append(mean)
+        return mean
 
 
 def _entries(plan: Sequence[Phase | Repeat]) -> list[tuple[Phase, int]]:

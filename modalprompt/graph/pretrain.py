@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from modalprompt.core.device import resolve_device
 from modalprompt.core.io import atomic_save_tensors, atomic_write_json
-from modalprompt.core.phases import ModuleState, Phase, PhaseRunner, Repeat, ValueState
+from modalprompt.core.phases import EpochLoss, ModuleState, Phase, PhaseRunner, Repeat
 from modalprompt.core.state_tree import GeneratorState
 from modalprompt.graph.backbones.molecule_gin import NUM_ATOM_TYPES, MoleculeGIN
 from modalprompt.graph.backbones.molecule_gnns import MoleculeGNN
@@ -336,13 +336,13 @@ def pretrain(
     task = task.to(device)
     optimizer = torch.optim.Adam(task.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
-    book = ValueState({"losses": [], "total": 0.0, "steps": 0})
+    book = EpochLoss()
 
     def begin(epoch: int) -> None:
         if lr_decay == "linear":
             for group in optimizer.param_groups:
                 group["lr"] = lr * (1.0 - epoch / epochs)
-        book.value.update(total=0.0, steps=0)
+        book.start()
         task.train()
 
     def jobs(epoch: int) -> Iterator[tuple[Any, Tensor | None]]:
@@ -375,14 +375,11 @@ def pretrain(
         loss.backward()
         optimizer.step()
         value = float(loss.detach())
-        book.value["total"] += value
-        book.value["steps"] += 1
+        book.add(value)
         return {"loss": value}
 
     def end(epoch: int) -> dict[str, float]:
-        mean = book.value["total"] / max(1, book.value["steps"])
-        book.value["losses"].append(mean)
-        return {"epoch": epoch + 1, "epoch_loss": mean}
+        return {"epoch": epoch + 1, "epoch_loss": book.finish()}
 
     runner = PhaseRunner(
         [Repeat(epochs, [Phase(strategy, step, jobs, begin=begin, end=end)])],
@@ -397,7 +394,7 @@ def pretrain(
         log_every=log_every,
     )
     runner.run(resume_from=resume_from)
-    losses = list(book.value["losses"])
+    losses = book.losses
     backbone.eval()
     path = None
     if output is not None:

@@ -183,3 +183,21 @@ def test_state_tree_round_trips_optimizer_state_and_numpy():
             assert torch.equal(restored[key][name], original[key][name])
     with pytest.raises(TypeError, match="state at /bad"):
         split_tensors({"bad": object()})
+
+
+def test_epoch_loss_weighted_means_per_epoch_and_its_state_round_trips():
+    from modalprompt.core.phases import EpochLoss
+
+    book = EpochLoss()
+    book.start()
+    book.add(1.0, weight=3)
+    book.add(5.0, weight=1)
+    assert book.weight == 4 and book.finish() == 2.0  # (3 * 1 + 5) / 4, not (1 + 5) / 2
+    book.start()
+    assert book.finish() == 0.0  # an epoch without steps
+    again = EpochLoss()
+    again.load_state_dict(book.state_dict())
+    again.start()
+    again.add(4.0)
+    again.finish()
+    assert again.losses == [2.0, 0.0, 4.0] and book.losses == [2.0, 0.0]

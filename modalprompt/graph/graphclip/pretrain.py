@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
 
-from modalprompt.core.phases import ModuleState, Phase, PhaseRunner, Repeat, ValueState
+from modalprompt.core.phases import EpochLoss, ModuleState, Phase, PhaseRunner, Repeat
 from modalprompt.core.state_tree import GeneratorState
 from modalprompt.graph.graphclip.encoder import GraphClipEncoder
 from modalprompt.graph.graphclip.objective import adversarial_step, augment, clip_loss
@@ -82,12 +82,12 @@ def pretrain_graphclip(
     temperature = _Temperature().to(device)
     logit_scale = temperature.logit_scale
     opt = torch.optim.AdamW([*encoder.parameters(), logit_scale], lr=lr, weight_decay=weight_decay)
-    book = ValueState({"losses": [], "total": 0.0, "count": 0})
+    book = EpochLoss()
     timing = {"seen": 0, "seconds": 0.0}
 
     def begin(epoch: int) -> None:
         encoder.train()
-        book.value.update(total=0.0, count=0)
+        book.start()
         timing["start"] = time.perf_counter()
 
     def batches(epoch: int) -> list[torch.Tensor]:
@@ -112,14 +112,12 @@ def pretrain_graphclip(
         if not math.isfinite(value):
             return {"loss": value}  # the runner stops before the update
         opt.step()
-        book.value["total"] += value * idx.numel()
-        book.value["count"] += idx.numel()
+        book.add(value, weight=idx.numel())
         return {"loss": value}
 
     def end(epoch: int) -> dict[str, float]:
-        mean = book.value["total"] / max(book.value["count"], 1)
-        book.value["losses"].append(mean)
-        timing["seen"] += book.value["count"]
+        timing["seen"] += book.weight
+        mean = book.finish()
         timing["seconds"] += time.perf_counter() - timing["start"]
         return {"epoch": epoch + 1, "epoch_loss": mean, "logit_scale": float(logit_scale)}
 
@@ -139,4 +137,4 @@ def pretrain_graphclip(
     runner.run(resume_from=resume_from)
     encoder.eval()
     rate = timing["seen"] / max(timing["seconds"], 1e-9)
-    return PretrainResult(list(book.value["losses"]), rate, float(logit_scale.detach()))
+    return PretrainResult(book.losses, rate, float(logit_scale.detach()))
