@@ -22,8 +22,8 @@ from modalprompt.core.training_args import TrainingArguments
 from modalprompt.nlp.bayesprompt.collate import RelationCollator
 from modalprompt.nlp.bayesprompt.config import BayesPromptConfig
 from modalprompt.nlp.bayesprompt.relations import RelationExample
-from modalprompt.nlp.bayesprompt.testing import tiny_masked_lm, tiny_tokenizer
 from modalprompt.nlp.bayesprompt.train import fit_bayesprompt
+from modalprompt.nlp.tiny_models import tiny_relation_masked_lm, tiny_relation_tokenizer
 
 REL2ID = {"Other": 0, "Cause-Effect(e1,e2)": 1, "Entity-Origin(e1,e2)": 2}
 CUES = {0: "and", 1: "cause", 2: "from"}  # the word that signals each toy relation
@@ -46,9 +46,11 @@ args = TrainingArguments(
     max_epochs=20, batch_size=4, lr=1e-3, eval_strategy="no", verbose=False, tensorboard=False
 )
 for method in ("bayesprompt", "knowprompt"):
-    tokenizer = tiny_tokenizer()  # a fresh one: the collator adds [sub], [obj], [class1..K]
+    tokenizer = (
+        tiny_relation_tokenizer()
+    )  # a fresh one: the collator adds [sub], [obj], [class1..K]
     config = BayesPromptConfig.from_relations(REL2ID, tokenizer, svgd_iterations=200)
-    model = mp.get_prompt_model(tiny_masked_lm(config.vocab_size), config)
+    model = mp.get_prompt_model(tiny_relation_masked_lm(config.vocab_size), config)
     collate = RelationCollator(tokenizer, REL2ID, max_length=40)
     if method == "bayesprompt":
         # 1 collection epoch, GMM on the unlabelled domain texts, SVGD, then the rest

@@ -32,7 +32,7 @@ from modalprompt.nlp.datasets.lmbff import load_lmbff
 from modalprompt.nlp.ept.config import EptConfig
 from modalprompt.nlp.mean_pooling import MeanPoolBertForSequenceClassification
 from modalprompt.nlp.multitenant import MultiTenantPromptModel
-from modalprompt.nlp.testing import tiny_causal_lm
+from modalprompt.nlp.tiny_models import tiny_causal_lm
 
 parser = argparse.ArgumentParser()
 default = Path(__file__).resolve().parents[3] / "shared" / "data" / "text" / "lmbff"

@@ -16,7 +16,7 @@ import tempfile
 
 import modalprompt as mp
 from modalprompt.nlp.pcp.pipeline import run_pcp, run_tapt
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 
 train = [
     {"text_a": "a great movie", "label": 1},

@@ -16,7 +16,7 @@ import tempfile
 import modalprompt as mp
 from modalprompt.core.trainer import Trainer
 from modalprompt.core.training_args import TrainingArguments
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 
 train = [
     {"text_a": "a great movie", "label": 1},

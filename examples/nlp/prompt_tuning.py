@@ -21,7 +21,7 @@ import modalprompt as mp
 from modalprompt.core.trainer import Trainer
 from modalprompt.core.training_args import TrainingArguments
 from modalprompt.nlp.prompt_tuning.model import PromptTuningModel
-from modalprompt.nlp.testing import tiny_bert_classifier, tiny_bert_tokenizer, tiny_causal_lm
+from modalprompt.nlp.tiny_models import tiny_bert_classifier, tiny_bert_tokenizer, tiny_causal_lm
 
 # ---- 1. sequence classification with a frozen encoder
 data = Path(__file__).resolve().parents[3] / "shared" / "data" / "text" / "lmbff"

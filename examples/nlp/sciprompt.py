@@ -23,7 +23,7 @@ import modalprompt as mp
 from modalprompt.core.trainer import Trainer
 from modalprompt.core.training_args import TrainingArguments
 from modalprompt.nlp.sciprompt import LabelTerms, SciPromptConfig, read_label_terms
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 
 # 1. the official knowledge files (class name first with score 1, then the filtered terms)
 data = Path(__file__).resolve().parents[3] / "shared" / "data" / "text" / "sciprompt"

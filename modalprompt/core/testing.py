@@ -244,8 +244,10 @@ def check_prompt_model(
 class TinyCase:
     """A small backbone, a config and a batch on which a method's contract is checked.
 
-    A method folder provides ``testing.py`` with ``tiny_case(spec, seed) -> TinyCase`` (or its
-    domain's ``testing.py`` does); methods of domain ``"any"`` use :class:`TinyFeatureBackbone`.
+    A method's registration names the function that builds it (``tiny_case=
+    "package.module:function"``, ``function(spec, seed) -> TinyCase``); without one, its
+    domain's ``modalprompt.<domain>.testing:tiny_case`` does; methods of domain ``"any"`` use
+    :class:`TinyFeatureBackbone`.
     """
 
     backbone: nn.Module
@@ -271,12 +273,14 @@ class TinyFeatureBackbone(nn.Module):
 def tiny_case(spec: MethodSpec, seed: int = 0) -> TinyCase:
     """The domain's tiny case for ``spec`` (its ``tiny`` overrides applied to the config)."""
     if spec.domain != "any":
-        # a method folder may provide its own testing.py; otherwise its domain's testing.py
-        package = spec.model.partition(":")[0].rsplit(".", 1)[0]
-        for name in (f"{package}.testing", f"modalprompt.{spec.domain}.testing"):
-            if importlib.util.find_spec(name) is not None:
-                return importlib.import_module(name).tiny_case(spec, seed=seed)
-        raise LookupError(f"no tiny case for method {spec.name!r}: add {package}/testing.py")
+        target = spec.tiny_case or f"modalprompt.{spec.domain}.testing:tiny_case"
+        module_name, _, function = target.partition(":")
+        if importlib.util.find_spec(module_name) is None:
+            raise LookupError(
+                f"no tiny case for method {spec.name!r}: {module_name} does not exist; name the "
+                "case builder with register_method(tiny_case='package.module:function')"
+            )
+        return getattr(importlib.import_module(module_name), function)(spec, seed=seed)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     backbone = TinyFeatureBackbone()

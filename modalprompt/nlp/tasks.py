@@ -9,7 +9,7 @@ Which backbone a text task builds depends on the method (the CLI passes its name
 * ``linear_probe``, ``full_finetune``: the encoder's mean-pooled sentence embedding.
 
 ``backbone`` is a local Hugging Face folder (default: the installed all-MiniLM-L6-v2; nothing is
-downloaded). The procedural tasks use the tiny random models of :mod:`modalprompt.nlp.testing`
+downloaded). The procedural tasks use the tiny random models of :mod:`modalprompt.nlp.tiny_models`
 unless ``backbone`` names a folder, so they run in seconds.
 """
 
@@ -46,7 +46,7 @@ def _quiet_hf() -> None:
 def _tiny_tokenizer_dir() -> str:
     """The tiny WordPiece tokenizer saved at a fixed temporary path (configs name the folder,
     so ``modalprompt eval`` finds the same one)."""
-    from modalprompt.nlp.testing import tiny_bert_tokenizer
+    from modalprompt.nlp.tiny_models import tiny_bert_tokenizer
 
     folder = Path(tempfile.gettempdir()) / "modalprompt-tiny-bert-tokenizer"
     if not (folder / "tokenizer.json").is_file():
@@ -80,11 +80,11 @@ def _build_backbone(form: str, folder: str | None, num_labels: int) -> nn.Module
     _quiet_hf()
     torch.manual_seed(0)
     if folder is None:
-        from modalprompt.nlp import testing
+        from modalprompt.nlp import tiny_models
 
         if form == "classifier":
-            return testing.tiny_bert_classifier(num_labels=num_labels)
-        mlm = testing.tiny_bert()
+            return tiny_models.tiny_bert_classifier(num_labels=num_labels)
+        mlm = tiny_models.tiny_bert()
         return MeanPooledEncoder(mlm.bert).eval() if form == "features" else mlm
     import transformers
 
@@ -417,10 +417,10 @@ def _relation_task(
 
     _quiet_hf()
     if folder is None:
-        from modalprompt.nlp.bayesprompt.testing import tiny_masked_lm, tiny_tokenizer
+        from modalprompt.nlp.tiny_models import tiny_relation_masked_lm, tiny_relation_tokenizer
 
-        tokenizer = tiny_tokenizer()
-        backbone = tiny_masked_lm(len(tokenizer))
+        tokenizer = tiny_relation_tokenizer()
+        backbone = tiny_relation_masked_lm(len(tokenizer))
     else:
         tokenizer = _tokenizer(folder)
         backbone = _build_backbone("masked_lm", folder, len(rel2id))

@@ -1,7 +1,9 @@
-"""Tiny random masked LMs and tokenizers built in code (no download), for tests and examples.
+"""Tiny random text models and tokenizers built in code (no download), for tests, examples and
+the demo (not a test helper module: the examples and ``modalprompt.nlp.tasks``' procedural
+tasks build on these models too).
 
-Both helpers write a small vocabulary to a temporary folder and build the tokenizer from it, so
-the whole text stack (templates, verbalizers, :class:`~modalprompt.nlp.classification.
+The tokenizer helpers write a small vocabulary to a temporary folder and build the tokenizer
+from it, so the whole text stack (templates, verbalizers, :class:`~modalprompt.nlp.classification.
 PromptForClassification`) can be exercised offline in well under a second.
 """
 
@@ -24,6 +26,9 @@ __all__ = [
     "tiny_causal_lm",
     "tiny_t5",
     "TINY_CAUSAL_ARCHS",
+    "TINY_RELATION_WORDS",
+    "tiny_relation_tokenizer",
+    "tiny_relation_masked_lm",
 ]
 
 TINY_CAUSAL_ARCHS = ("gpt2", "llama", "qwen2")
@@ -203,3 +208,22 @@ def tiny_t5(vocab_size: int = 64, seed: int = 0) -> Any:
         decoder_start_token_id=0,
     )
     return T5ForConditionalGeneration(config).eval()
+
+
+#: The words of the tiny relation-classification sentences (BayesPrompt / KnowPrompt).
+TINY_RELATION_WORDS = (
+    "the a of is was in by from cause effect entity origin destination component whole member "
+    "collection water oven beer starches brewing poured produced went he she it they car engine "
+    "virus fever tree forest message topic content container product producer instrument agency "
+    "other has nothing to and with for . , on at"
+).split()
+
+
+def tiny_relation_tokenizer() -> Any:
+    """A WordPiece BERT tokenizer over :data:`TINY_RELATION_WORDS` ([PAD] 0 ... [MASK] 4)."""
+    return word_piece_tokenizer(TINY_RELATION_WORDS)
+
+
+def tiny_relation_masked_lm(vocab_size: int, seed: int = 0) -> torch.nn.Module:
+    """A random 2-layer BERT masked LM (hidden 32, feed-forward 37) for relation prompts."""
+    return tiny_bert(vocab_size, seed, intermediate_size=37)

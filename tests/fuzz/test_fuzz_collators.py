@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from modalprompt.nlp.classification import PromptCollator
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import TINY_WORDS, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import TINY_WORDS, tiny_bert_tokenizer
 
 from ._ours import outcome
 

@@ -202,7 +202,7 @@ def test_text_methods(name, data):
 
 @functools.cache
 def _lm_model(name: str):
-    from modalprompt.nlp.testing import tiny_causal_lm
+    from modalprompt.nlp.tiny_models import tiny_causal_lm
 
     spec = mp.get_method_spec(name)
     overrides = {"task": "lm", **({"max_length": 8} if name == "ept" else {})}

@@ -14,7 +14,7 @@ import modalprompt as mp
 from modalprompt.nlp.answer_slot import AnswerSlotClassifier, AnswerWords
 from modalprompt.nlp.classification import PromptCollator
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import tiny_causal_lm, tiny_roberta_tokenizer
+from modalprompt.nlp.tiny_models import tiny_causal_lm, tiny_roberta_tokenizer
 
 CHAT = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"

@@ -14,7 +14,7 @@ import modalprompt as mp
 from modalprompt.core.testing import tiny_case
 from modalprompt.nlp.classification import PromptCollator
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import tiny_bert_tokenizer, tiny_causal_lm
+from modalprompt.nlp.tiny_models import tiny_bert_tokenizer, tiny_causal_lm
 
 SOFT = ["prompt_tuning", "ept", "iapt"]
 MLM = ["prompt_finetune", "bayesprompt"]

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 
 from modalprompt.nlp.classification import PromptCollator, PromptForClassification
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import (
+from modalprompt.nlp.tiny_models import (
     tiny_bert,
     tiny_bert_tokenizer,
     tiny_roberta,

@@ -12,7 +12,7 @@ import torch
 import modalprompt as mp
 from modalprompt.nlp.classification import PromptForClassification
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import tiny_bert, tiny_causal_lm, tiny_roberta_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_causal_lm, tiny_roberta_tokenizer
 from modalprompt.nlp.verbalizers import ManualVerbalizer, SoftVerbalizer
 
 EXAMPLES = [
@@ -74,7 +74,7 @@ def test_template_kind_must_match_the_backbone(tokenizer, decoder):
     masked = Template("{text_a} It was {mask} .", tokenizer, decoder=False)
     with pytest.raises(ValueError, match="Template\\(..., decoder=True\\)"):
         PromptForClassification(decoder, masked, ManualVerbalizer(tokenizer, ["bad", "great"]))
-    from modalprompt.nlp.testing import tiny_bert_tokenizer
+    from modalprompt.nlp.tiny_models import tiny_bert_tokenizer
 
     bert_tok = tiny_bert_tokenizer()
     as_decoder = Template("{text_a} it was {mask}", bert_tok, decoder=True)

@@ -10,14 +10,14 @@ from torch import nn
 
 pytest.importorskip("transformers")
 
-from modalprompt.nlp import testing  # noqa: E402
+from modalprompt.nlp import tiny_models as testing  # noqa: E402
 from modalprompt.nlp.injection import (  # noqa: E402
     architecture_kind,
     generate_with_prompt,
     inject_prompt,
     position_limit,
 )
-from modalprompt.nlp.testing import TINY_CAUSAL_ARCHS  # noqa: E402
+from modalprompt.nlp.tiny_models import TINY_CAUSAL_ARCHS  # noqa: E402
 
 N = 3  # virtual tokens
 

@@ -20,9 +20,9 @@ import torch
 
 pytest.importorskip("transformers")
 
-from modalprompt.nlp import testing  # noqa: E402
+from modalprompt.nlp import tiny_models as testing  # noqa: E402
 from modalprompt.nlp.injection import generate_with_prompt, inject_prompt  # noqa: E402
-from modalprompt.nlp.testing import TINY_CAUSAL_ARCHS  # noqa: E402
+from modalprompt.nlp.tiny_models import TINY_CAUSAL_ARCHS  # noqa: E402
 
 N = 3  # virtual tokens
 REAL = (6, 4, 2)  # real tokens per row; rows 1 and 2 are left-padded to 6

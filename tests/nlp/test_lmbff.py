@@ -15,7 +15,7 @@ from modalprompt.nlp.datasets.lmbff import (
     load_unlabeled,
 )
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert_tokenizer
 
 # task: (train, dev, test, classes, unlabelled train, unlabelled dev) from data/README.md
 COUNTS = {

@@ -4,7 +4,7 @@ import torch
 
 import modalprompt as mp
 from modalprompt.nlp.mean_pooling import MeanPoolBertForSequenceClassification, mean_pooled
-from modalprompt.nlp.testing import tiny_bert_classifier
+from modalprompt.nlp.tiny_models import tiny_bert_classifier
 
 
 def _tiny(num_labels: int = 3) -> MeanPoolBertForSequenceClassification:

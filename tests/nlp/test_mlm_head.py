@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from modalprompt.nlp.mlm_head import warm_up_mlm_head
-from modalprompt.nlp.testing import TINY_WORDS, tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import TINY_WORDS, tiny_bert, tiny_bert_tokenizer
 
 pytest.importorskip("transformers")
 

@@ -9,7 +9,7 @@ pytest.importorskip("transformers")
 
 import modalprompt as mp  # noqa: E402
 from modalprompt.nlp.multitenant import MultiTenantPromptModel  # noqa: E402
-from modalprompt.nlp.testing import tiny_bert_classifier, tiny_causal_lm, tiny_t5  # noqa: E402
+from modalprompt.nlp.tiny_models import tiny_bert_classifier, tiny_causal_lm, tiny_t5  # noqa: E402
 
 L = 6
 NAMES = ["pt4", "ept", "pt2", "pt4", "__base__", "ept"]
@@ -142,7 +142,7 @@ def test_bad_tenants_and_names_are_refused():
 
 
 def test_mixed_prompt_lengths_on_roberta_keep_its_position_offset():
-    from modalprompt.nlp.testing import tiny_roberta
+    from modalprompt.nlp.tiny_models import tiny_roberta
 
     backbone = tiny_roberta(vocab_size=64)
     tenants = {

@@ -109,10 +109,10 @@ def test_smollm2_loads_answers_and_scores_sentiment():
 
 
 def test_other_names_go_to_transformers(tmp_path):
-    from modalprompt.nlp.testing import tiny_causal_lm
+    from modalprompt.nlp.tiny_models import tiny_causal_lm
 
     tiny_causal_lm("gpt2").save_pretrained(tmp_path / "m")
-    from modalprompt.nlp.testing import tiny_roberta_tokenizer
+    from modalprompt.nlp.tiny_models import tiny_roberta_tokenizer
 
     tiny_roberta_tokenizer().save_pretrained(tmp_path / "m")
     model, tokenizer = load_pretrained(Path(tmp_path / "m"))

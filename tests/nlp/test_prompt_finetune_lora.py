@@ -11,7 +11,7 @@ pytest.importorskip("peft")
 import modalprompt as mp  # noqa: E402
 from modalprompt.core.config import ConfigError  # noqa: E402
 from modalprompt.nlp.prompt_finetune.testing import TINY_EXAMPLES  # noqa: E402
-from modalprompt.nlp.testing import (  # noqa: E402
+from modalprompt.nlp.tiny_models import (  # noqa: E402
     tiny_bert,
     tiny_bert_tokenizer,
     tiny_causal_lm,

@@ -15,7 +15,7 @@ import modalprompt as mp  # noqa: E402
 from modalprompt.core.config import ConfigError  # noqa: E402
 from modalprompt.nlp.prompt_tuning.config import PromptTuningConfig  # noqa: E402
 from modalprompt.nlp.prompt_tuning.model import PromptTuningModel  # noqa: E402
-from modalprompt.nlp.testing import (  # noqa: E402
+from modalprompt.nlp.tiny_models import (  # noqa: E402
     TINY_CAUSAL_ARCHS,
     tiny_bert,
     tiny_bert_classifier,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modalprompt.nlp.templates import Template, parse_template
-from modalprompt.nlp.testing import tiny_bert_tokenizer, tiny_roberta_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert_tokenizer, tiny_roberta_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from modalprompt.nlp.testing import tiny_bert_tokenizer, tiny_roberta_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert_tokenizer, tiny_roberta_tokenizer
 from modalprompt.nlp.verbalizers import ManualVerbalizer, SoftVerbalizer, WeightedVerbalizer
 
 

@@ -15,6 +15,7 @@ __all__ = ["GraphClipConfig"]
     domain="graph",
     description="Feature prompt on a graph encoder aligned with a frozen text encoder (GraphCLIP)",
     model="modalprompt.graph.graphclip.model:GraphClipModel",
+    tiny_case="modalprompt.graph.graphclip.testing:tiny_case",
     extra="graph",
     tiny={"num_classes": 3},
 )

@@ -21,6 +21,7 @@ from modalprompt.core.registry import register_method
     domain="nlp",
     description="Prompt rows from SVGD particles of a GMM of the target domain (BayesPrompt)",
     model="modalprompt.nlp.bayesprompt.model:BayesPromptModel",
+    tiny_case="modalprompt.nlp.bayesprompt.testing:tiny_case",
     extra="nlp",
     tiny={
         "num_classes": 3,

@@ -1,4 +1,4 @@
-"""Tiny BayesPrompt setups for tests: a random 2-layer BERT masked LM and a word-level tokenizer."""
+"""The contract-test case of BayesPrompt (its tiny models: :mod:`modalprompt.nlp.tiny_models`)."""
 
 from __future__ import annotations
 
@@ -7,35 +7,15 @@ from typing import Any
 import torch
 
 from modalprompt.core.testing import TinyCase
+from modalprompt.nlp.tiny_models import tiny_relation_masked_lm
 
-__all__ = ["TINY_WORDS", "tiny_tokenizer", "tiny_masked_lm", "tiny_case"]
-
-TINY_WORDS = (
-    "the a of is was in by from cause effect entity origin destination component whole member "
-    "collection water oven beer starches brewing poured produced went he she it they car engine "
-    "virus fever tree forest message topic content container product producer instrument agency "
-    "other has nothing to and with for . , on at"
-).split()
-
-
-def tiny_tokenizer() -> Any:
-    """A WordPiece BERT tokenizer over :data:`TINY_WORDS` ([PAD] 0 ... [MASK] 4)."""
-    from modalprompt.nlp.testing import word_piece_tokenizer
-
-    return word_piece_tokenizer(TINY_WORDS)
-
-
-def tiny_masked_lm(vocab_size: int, seed: int = 0) -> torch.nn.Module:
-    """A random 2-layer BERT masked LM (hidden 32, feed-forward 37) built from a config."""
-    from modalprompt.nlp.testing import tiny_bert
-
-    return tiny_bert(vocab_size, seed, intermediate_size=37)
+__all__ = ["tiny_case"]
 
 
 def tiny_case(spec: Any, seed: int = 0) -> TinyCase:
     """The contract-test case of ``bayesprompt`` (tests/nlp/bayesprompt cover the particles)."""
     config = spec.config_cls.from_dict({**spec.tiny, "method": spec.name})
-    backbone = tiny_masked_lm(config.vocab_size, seed)
+    backbone = tiny_relation_masked_lm(config.vocab_size, seed)
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(10, config.vocab_size, (6, 9), generator=g)
     ids[:, 4] = config.mask_token_id

@@ -17,6 +17,7 @@ __all__ = ["EptConfig"]
     domain="nlp",
     description="EPT: short prompt + low-rank input offset (DePT), prompt fusion, gated subspaces",
     model="modalprompt.nlp.ept.model:EptModel",
+    tiny_case="modalprompt.nlp.prompt_tuning.testing:tiny_case",
     extra="nlp",
     tiny={
         "num_virtual_tokens": 3,

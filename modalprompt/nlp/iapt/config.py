@@ -25,6 +25,7 @@ INSERTIONS = ("auto", "replace", "add")
     domain="nlp",
     description="IAPT: per-layer generators turn the instruction into 4 soft tokens per layer",
     model="modalprompt.nlp.iapt.model:IaptModel",
+    tiny_case="modalprompt.nlp.prompt_tuning.testing:tiny_case",
     extra="nlp",
     tiny={"bottleneck": 4, "task": "classification"},
 )

@@ -16,6 +16,7 @@ __all__ = ["PCPConfig"]
     domain="nlp",
     description="Prompt-based continued pre-training on template-wrapped task text, then prompt FT",
     model="modalprompt.nlp.pcp.model:PCPModel",
+    tiny_case="modalprompt.nlp.prompt_finetune.testing:tiny_case",
     extra="nlp",
 )
 @dataclass(kw_only=True)

@@ -48,6 +48,7 @@ def check_label_words(config: PromptConfig, name: str = "label_words") -> None:
     domain="nlp",
     description="Prompt-based fine-tuning: template + manual verbalizer on a masked LM (LM-BFF)",
     model="modalprompt.nlp.prompt_finetune.model:PromptFinetuneModel",
+    tiny_case="modalprompt.nlp.prompt_finetune.testing:tiny_case",
     extra="nlp",
 )
 @dataclass(kw_only=True)

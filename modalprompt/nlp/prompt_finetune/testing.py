@@ -12,7 +12,7 @@ import torch
 from modalprompt.core.testing import TinyCase
 from modalprompt.nlp.classification import PromptCollator
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 
 __all__ = ["tiny_case", "tiny_tokenizer_dir", "TINY_EXAMPLES"]
 
@@ -27,7 +27,7 @@ TINY_EXAMPLES = [
 
 
 def tiny_tokenizer_dir() -> str:
-    """Save :func:`~modalprompt.nlp.testing.tiny_bert_tokenizer` to a new temporary folder."""
+    """Save :func:`~modalprompt.nlp.tiny_models.tiny_bert_tokenizer` to a new temporary folder."""
     folder = tempfile.mkdtemp(prefix="modalprompt-tiny-tok-")
     tiny_bert_tokenizer().save_pretrained(folder)
     return folder

@@ -25,6 +25,7 @@ PLACEMENTS = ("before_text", "start")
     domain="nlp",
     description="Vanilla prompt tuning: trainable soft tokens prepended to the input (Lester 2021)",
     model="modalprompt.nlp.prompt_tuning.model:PromptTuningModel",
+    tiny_case="modalprompt.nlp.prompt_tuning.testing:tiny_case",
     extra="nlp",
     tiny={"num_virtual_tokens": 4, "task": "classification", "init": "vocab"},
 )

@@ -12,7 +12,7 @@ __all__ = ["tiny_case"]
 
 def tiny_case(spec: MethodSpec, seed: int = 0) -> TinyCase:
     """``BertForSequenceClassification`` (3 labels), ``spec.tiny`` config, a right-padded batch."""
-    from modalprompt.nlp.testing import tiny_bert_classifier
+    from modalprompt.nlp.tiny_models import tiny_bert_classifier
 
     backbone = tiny_bert_classifier(num_labels=3, seed=seed)
     config = spec.config_cls.from_dict({**spec.tiny, "method": spec.name, "seed": seed})

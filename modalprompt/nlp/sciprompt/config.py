@@ -30,6 +30,7 @@ TEMPLATE = "The field of this study is related to : {mask} . {text_a}"
     domain="nlp",
     description="Knowledge-augmented weighted verbalizer with calibration and pruning (SciPrompt)",
     model="modalprompt.nlp.sciprompt.model:SciPromptModel",
+    tiny_case="modalprompt.nlp.sciprompt.testing:tiny_case",
     extra="nlp",
 )
 @dataclass(kw_only=True)

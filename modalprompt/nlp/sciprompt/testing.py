@@ -11,7 +11,7 @@ from modalprompt.core.testing import TinyCase
 from modalprompt.nlp.classification import PromptCollator
 from modalprompt.nlp.prompt_finetune.testing import TINY_EXAMPLES, tiny_tokenizer_dir
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 
 __all__ = ["tiny_case", "TINY_TERMS", "TINY_SCORES", "TINY_TEMPLATE"]
 

@@ -15,7 +15,7 @@ from modalprompt.graph.tag.summary import (  # noqa: E402
     LLMSummariser,
     default_summary,
 )
-from modalprompt.nlp.testing import tiny_causal_lm, tiny_roberta_tokenizer  # noqa: E402
+from modalprompt.nlp.tiny_models import tiny_causal_lm, tiny_roberta_tokenizer  # noqa: E402
 
 CHAT = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"

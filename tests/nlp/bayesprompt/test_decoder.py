@@ -12,7 +12,7 @@ import modalprompt as mp  # noqa: E402
 from modalprompt.nlp.bayesprompt.collate import RelationCollator  # noqa: E402
 from modalprompt.nlp.bayesprompt.config import BayesPromptConfig  # noqa: E402
 from modalprompt.nlp.bayesprompt.train import fit_bayesprompt  # noqa: E402
-from modalprompt.nlp.testing import tiny_causal_lm, tiny_roberta_tokenizer  # noqa: E402
+from modalprompt.nlp.tiny_models import tiny_causal_lm, tiny_roberta_tokenizer  # noqa: E402
 from tests.nlp.bayesprompt.test_model import REL2ID, _examples  # noqa: E402
 
 
@@ -75,8 +75,8 @@ def test_full_schedule_on_a_decoder_learns_and_makes_particles(tmp_path):
 
 
 def test_masked_lm_without_mask_token_id_and_decoder_tokenizer_errors():
-    from modalprompt.nlp.bayesprompt.testing import tiny_masked_lm
+    from modalprompt.nlp.tiny_models import tiny_relation_masked_lm
 
     config = mp.get_config("bayesprompt", mask_token_id=None)
     with pytest.raises(ValueError, match="config.mask_token_id: None"):
-        mp.get_prompt_model(tiny_masked_lm(config.vocab_size), config)
+        mp.get_prompt_model(tiny_relation_masked_lm(config.vocab_size), config)

@@ -16,8 +16,8 @@ from modalprompt.nlp.bayesprompt.relations import (  # noqa: E402
     read_relations,
     relation_label_words,
 )
-from modalprompt.nlp.bayesprompt.testing import tiny_masked_lm, tiny_tokenizer  # noqa: E402
 from modalprompt.nlp.bayesprompt.train import fit_bayesprompt  # noqa: E402
+from modalprompt.nlp.tiny_models import tiny_relation_masked_lm, tiny_relation_tokenizer  # noqa: E402
 
 REL2ID = {"Other": 0, "Cause-Effect(e1,e2)": 1, "Entity-Origin(e1,e2)": 2}
 
@@ -37,9 +37,9 @@ def _examples(n, seed=0):
 
 
 def _setup(**overrides):
-    tokenizer = tiny_tokenizer()
+    tokenizer = tiny_relation_tokenizer()
     config = BayesPromptConfig.from_relations(REL2ID, tokenizer, svgd_iterations=50, **overrides)
-    model = mp.get_prompt_model(tiny_masked_lm(config.vocab_size), config)
+    model = mp.get_prompt_model(tiny_relation_masked_lm(config.vocab_size), config)
     return tokenizer, model, RelationCollator(tokenizer, REL2ID, max_length=40)
 
 
@@ -118,7 +118,7 @@ def test_full_schedule_learns_computes_particles_and_reloads(tmp_path):
     first, second = model(**batch), model(**batch)
     assert torch.equal(first, second)  # seeded sampling: evaluation repeats exactly
     reloaded = mp.PromptModel.from_pretrained(
-        tiny_masked_lm(model.config.vocab_size), tmp_path / "model"
+        tiny_relation_masked_lm(model.config.vocab_size), tmp_path / "model"
     )
     assert torch.equal(reloaded.particles, model.particles)
     assert torch.equal(reloaded(**batch), first)

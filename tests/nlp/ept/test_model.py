@@ -14,7 +14,7 @@ from modalprompt.core.training_args import TrainingArguments  # noqa: E402
 from modalprompt.nlp.ept.config import EptConfig  # noqa: E402
 from modalprompt.nlp.ept.model import EptModel  # noqa: E402
 from modalprompt.nlp.ept.prompt import ept_parameter_count  # noqa: E402
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_classifier, tiny_causal_lm  # noqa: E402
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_classifier, tiny_causal_lm  # noqa: E402
 
 S, M = 6, 3
 
@@ -161,7 +161,7 @@ def test_generate_with_and_without_cache_and_matches_forward():
 
 
 def test_t5_zero_offset_equals_prompt_tuning_and_generates():
-    from modalprompt.nlp.testing import tiny_t5
+    from modalprompt.nlp.tiny_models import tiny_t5
 
     backbone = tiny_t5()
     ept = _ept(backbone)

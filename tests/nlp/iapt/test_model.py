@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 import modalprompt as mp  # noqa: E402
 from modalprompt.core.model import PromptModel  # noqa: E402
 from modalprompt.nlp.iapt.model import IaptModel  # noqa: E402
-from modalprompt.nlp.testing import tiny_bert_classifier, tiny_causal_lm  # noqa: E402
+from modalprompt.nlp.tiny_models import tiny_bert_classifier, tiny_causal_lm  # noqa: E402
 
 K = 4
 
@@ -179,7 +179,7 @@ def test_save_load_round_trip_keeps_the_full_generator_state(share):
 
 
 def test_unsupported_backbones_are_refused():
-    from modalprompt.nlp.testing import tiny_t5
+    from modalprompt.nlp.tiny_models import tiny_t5
 
     with pytest.raises(TypeError, match="encoder-only and decoder-only"):
         mp.get_prompt_model(tiny_t5(), mp.get_config("iapt"))

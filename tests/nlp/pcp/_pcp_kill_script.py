@@ -21,7 +21,7 @@ from modalprompt.core.io import atomic_save_tensors  # noqa: E402
 from modalprompt.nlp.pcp import pipeline, pretrain  # noqa: E402
 from modalprompt.nlp.pcp.pipeline import run_pcp  # noqa: E402
 from modalprompt.nlp.prompt_finetune.testing import TINY_EXAMPLES  # noqa: E402
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer  # noqa: E402
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer  # noqa: E402
 
 POOL = [
     {"text_a": "a good story"},

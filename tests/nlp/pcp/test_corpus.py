@@ -6,7 +6,7 @@ import torch
 from modalprompt.nlp.datasets.lmbff import LMBFF_PROMPTS, load_unlabeled
 from modalprompt.nlp.pcp.corpus import build_pcp_corpus, build_tapt_corpus
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import tiny_bert_tokenizer, tiny_roberta_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert_tokenizer, tiny_roberta_tokenizer
 
 X1, X2 = "the plot was fun .", "it is a good film ."
 

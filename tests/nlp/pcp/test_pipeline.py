@@ -14,7 +14,7 @@ from modalprompt.nlp.pcp.pipeline import (
     run_tapt,
 )
 from modalprompt.nlp.prompt_finetune.testing import TINY_EXAMPLES
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 
 POOL = [
     {"text_a": "a good story"},
@@ -126,7 +126,7 @@ def test_bad_input(tiny, tmp_path):
 
 def test_run_pcp_on_real_sst2_with_tiny_roberta(shared_data, tmp_path):
     from modalprompt.nlp.datasets.lmbff import LMBFF_PROMPTS, load_lmbff, load_unlabeled
-    from modalprompt.nlp.testing import tiny_roberta, tiny_roberta_tokenizer
+    from modalprompt.nlp.tiny_models import tiny_roberta, tiny_roberta_tokenizer
 
     root = shared_data / "text" / "lmbff"
     splits = load_lmbff(root, "SST-2", seed=13)
@@ -157,7 +157,7 @@ def test_run_pcp_on_real_sst2_with_tiny_roberta(shared_data, tmp_path):
 def test_run_pcp_on_a_causal_lm_uses_next_token_stage2(tmp_path):
     """Issue 16: stage 2 on a decoder is language modelling over the wrapped line (label word
     in the answer slot, last); stage 3 reloads the checkpoint as a causal LM."""
-    from modalprompt.nlp.testing import tiny_causal_lm, tiny_roberta_tokenizer
+    from modalprompt.nlp.tiny_models import tiny_causal_lm, tiny_roberta_tokenizer
 
     tok = tiny_roberta_tokenizer()
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ from modalprompt.core.model import freeze
 from modalprompt.nlp.pcp.corpus import build_pcp_corpus
 from modalprompt.nlp.pcp.pretrain import continued_pretraining, mlm_loss
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 
 POOL = [
     {"text_a": "a great movie"},

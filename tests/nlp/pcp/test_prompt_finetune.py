@@ -13,7 +13,7 @@ from modalprompt.nlp.classification import PromptCollator, PromptForClassificati
 from modalprompt.nlp.prompt_finetune.model import PromptFinetuneModel
 from modalprompt.nlp.prompt_finetune.testing import TINY_EXAMPLES, tiny_tokenizer_dir
 from modalprompt.nlp.templates import Template
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 from modalprompt.nlp.verbalizers import ManualVerbalizer
 
 TEMPLATE = "{text_a} it was {mask} ."

@@ -15,7 +15,7 @@ from modalprompt.nlp.prompt_finetune.testing import TINY_EXAMPLES
 from modalprompt.nlp.sciprompt import SciPromptConfig
 from modalprompt.nlp.sciprompt.model import SciPromptModel
 from modalprompt.nlp.sciprompt.testing import TINY_SCORES, TINY_TEMPLATE, TINY_TERMS
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from modalprompt.nlp.prompt_finetune.testing import TINY_EXAMPLES  # noqa: E402
 from modalprompt.nlp.sciprompt import SciPromptConfig  # noqa: E402
 from modalprompt.nlp.sciprompt.model import SciPromptModel  # noqa: E402
 from modalprompt.nlp.sciprompt.testing import TINY_SCORES, TINY_TERMS  # noqa: E402
-from modalprompt.nlp.testing import tiny_causal_lm, tiny_roberta_tokenizer  # noqa: E402
+from modalprompt.nlp.tiny_models import tiny_causal_lm, tiny_roberta_tokenizer  # noqa: E402
 
 
 def _model(**overrides):

@@ -13,7 +13,7 @@ from modalprompt.nlp.sciprompt import SciPromptConfig
 from modalprompt.nlp.sciprompt.model import SciPromptModel
 from modalprompt.nlp.sciprompt.testing import TINY_SCORES, TINY_TEMPLATE, TINY_TERMS
 from modalprompt.nlp.sciprompt.verbalizer import SciPromptVerbalizer
-from modalprompt.nlp.testing import tiny_bert, tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert, tiny_bert_tokenizer
 from modalprompt.nlp.verbalizers import SoftVerbalizer
 
 

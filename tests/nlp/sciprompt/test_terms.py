@@ -11,7 +11,7 @@ from modalprompt.nlp.sciprompt.terms import (
     read_label_mappings,
     read_label_terms,
 )
-from modalprompt.nlp.testing import tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert_tokenizer
 
 
 def test_from_lists_mapping_and_default_scores():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from modalprompt.nlp.sciprompt.verbalizer import SciPromptVerbalizer
-from modalprompt.nlp.testing import tiny_bert_tokenizer
+from modalprompt.nlp.tiny_models import tiny_bert_tokenizer
 
 WORDS = {"neg": ["bad", "awful", "terrible"], "pos": ["good", "great"]}
 SCORES = {"neg": [1.0, 0.8, 0.5], "pos": [1.0, 0.6]}
