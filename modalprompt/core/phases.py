@@ -34,7 +34,12 @@ killed run wrote after that checkpoint, so no row is repeated. Long stages shoul
 rounds (``Repeat``) so that a kill loses little. A phase whose step runs a core
 :class:`~modalprompt.core.trainer.Trainer` (``trainer.train_steps(1)``) keeps that trainer's
 clipping, schedule, AMP on CUDA and DDP; give the trainer to ``state`` and its optimizer,
-scheduler and counters are checkpointed with the rest.
+scheduler and counters are checkpointed with the rest. A hand-written step gets the same from
+:class:`~modalprompt.core.mixed_precision.MixedPrecision` (autocast and loss scaling on CUDA; put
+it in ``state`` for its scaler) and, under ``torchrun``, from ``distributed=`` here plus
+:func:`~modalprompt.core.distributed.shard_for_rank` and
+:func:`~modalprompt.core.distributed.average_gradients` in the step (graph and GraphCLIP
+pre-training do this).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from modalprompt.core.distributed import DistributedContext
 from modalprompt.core.io import (
     CorruptFileError,
     atomic_save_tensors,
@@ -194,6 +200,11 @@ class EpochLoss(ValueState):
         return mean
 
 
+def _phase_seed(seed: int, index: int, rank: int) -> int:
+    """The global-RNG seed of phase ``index`` on ``rank`` in a distributed run."""
+    return (seed * 1_000_003 + index * 9_973 + rank * 101) % (2**31 - 1)
+
+
 def _entries(plan: Sequence[Phase | Repeat]) -> list[tuple[Phase, int]]:
     entries: list[tuple[Phase, int]] = []
     for item in plan:
@@ -241,6 +252,13 @@ class PhaseRunner:
         keep: Checkpoints of this run to keep (the newest).
         overwrite_output_dir: A new run deletes the checkpoints of an earlier run in
             ``output_dir`` instead of refusing to start.
+        distributed: Where this process sits under ``torchrun``
+            (:func:`~modalprompt.core.distributed.distributed_context`); None: one process.
+            Every rank runs the plan; only rank 0 writes ``metrics.jsonl`` and checkpoints (all
+            ranks resume from them). The steps do the data-parallel part themselves (shard the
+            batches, average gradients); the runner re-seeds each rank's global RNGs at the start
+            of every phase from ``(seed, phase index, rank)``, so ranks draw different dropout
+            and augmentation noise, and a resumed distributed run repeats the uninterrupted one.
     """
 
     def __init__(
@@ -254,6 +272,7 @@ class PhaseRunner:
         log_every: int = 1,
         keep: int = 2,
         overwrite_output_dir: bool = False,
+        distributed: DistributedContext | None = None,
     ) -> None:
         self.entries = _entries(plan)
         for name, obj in state.items():
@@ -274,6 +293,7 @@ class PhaseRunner:
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.seed, self.verbose, self.log_every, self.keep = seed, verbose, log_every, keep
         self.overwrite_output_dir = overwrite_output_dir
+        self.ctx = distributed if distributed is not None else DistributedContext()
         self.done = 0  # phases of the plan finished
         self.rows_written = 0  # rows in metrics.jsonl that belong to this run
         self.rows: list[dict[str, Any]] = []  # rows written by this process
@@ -302,7 +322,7 @@ class PhaseRunner:
             phase, round_ = self.entries[index]
             self._run_phase(phase, round_, index)
             self.done = index + 1
-            if self.output_dir is not None:
+            if self.output_dir is not None and self.ctx.is_main:
                 self.save_checkpoint()
         return self.rows
 
@@ -321,13 +341,16 @@ class PhaseRunner:
         if resume_from is not None:
             self._restore(Path(resume_from))
             return
-        self._claim_output_dir()
+        if self.ctx.is_main:
+            self._claim_output_dir()
         self.run_id = uuid.uuid4().hex[:12]
         seed_everything(self.seed)
 
     def _run_phase(self, phase: Phase, round_: int, index: int) -> None:
         from tqdm.auto import tqdm
 
+        if self.ctx.enabled:  # each rank its own noise, the same after a resume
+            seed_everything(_phase_seed(self.seed, index, self.ctx.rank))
         if phase.begin is not None:
             phase.begin(round_)
         items = phase.batches(round_)
@@ -339,7 +362,7 @@ class PhaseRunner:
             desc=f"{phase.name} {round_ + 1}/{times}" if times > 1 else phase.name,
             unit="step",
             leave=False,
-            disable=not sys.stderr.isatty(),
+            disable=not (sys.stderr.isatty() and self.ctx.is_main),
         )
         last: dict[str, Any] = {}
         count = 0
@@ -359,7 +382,7 @@ class PhaseRunner:
             self._guard(summary, where)
             if summary:
                 self._log({"phase": phase.name, "round": round_, **summary})
-                if self.verbose:
+                if self.verbose and self.ctx.is_main:
                     shown = " ".join(
                         f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in summary.items()
@@ -393,7 +416,7 @@ class PhaseRunner:
 
     def _log(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
-        if self.metrics_path is None:
+        if self.metrics_path is None or not self.ctx.is_main:
             return
         self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a", encoding="utf-8") as handle:
@@ -403,7 +426,7 @@ class PhaseRunner:
     def _keep_rows(self, count: int) -> None:
         """Drop the rows a killed run wrote after the checkpoint being resumed."""
         path = self.metrics_path
-        if path is None or not path.is_file():
+        if path is None or not path.is_file() or not self.ctx.is_main:
             return
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
         if len(lines) > count:

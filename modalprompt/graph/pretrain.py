@@ -32,6 +32,7 @@ settings beside them, both atomically.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,16 @@ import torch
 from torch import Tensor, nn
 
 from modalprompt.core.device import resolve_device
+from modalprompt.core.distributed import (
+    all_ranks_agree,
+    all_reduce_mean,
+    average_gradients,
+    distributed_context,
+    min_over_ranks,
+    shard_for_rank,
+)
 from modalprompt.core.io import atomic_save_tensors, atomic_write_json
+from modalprompt.core.mixed_precision import MixedPrecision
 from modalprompt.core.phases import EpochLoss, ModuleState, Phase, PhaseRunner, Repeat
 from modalprompt.core.state_tree import GeneratorState
 from modalprompt.graph.backbones.molecule_gin import NUM_ATOM_TYPES, MoleculeGIN
@@ -243,6 +253,7 @@ def pretrain(
     context_radii: tuple[int, int] | None = None,
     negative_samples: int = 1,
     device: str | torch.device = "auto",
+    precision: str = "no",
     seed: int = 0,
     output: str | Path | None = None,
     run_dir: str | Path | None = None,
@@ -282,6 +293,9 @@ def pretrain(
         negative_samples: ``context_pred`` only: negative contexts per substructure (official
             default 1), weighting the negative loss as well.
         device: Where to train: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
+        precision: ``"no"``, ``"fp16"`` (with loss scaling) or ``"bf16"``: mixed precision of
+            the forward on CUDA (:class:`~modalprompt.core.mixed_precision.MixedPrecision`);
+            ignored on CPU.
         seed: Seeds the masking, negative sampling, roots and batch order.
         output: Safetensors path for the trained weights (JSON settings beside it).
         run_dir: Where the epochs run as core phases (:class:`~modalprompt.core.phases.
@@ -292,6 +306,16 @@ def pretrain(
         resume_from: ``"latest"`` (or a checkpoint folder under ``run_dir``): continue a killed
             pre-training from its last finished epoch; it ends as an uninterrupted run would.
         log_every: Steps between metrics rows.
+
+    Several processes (``torchrun --nproc_per_node=N``): every rank draws the same epoch order
+    and takes every N-th graph of it (the last ``len % N`` are left out that epoch), so each
+    step sees N batches of ``batch_size``; the gradients are averaged over the ranks before
+    Adam's step (all-reduce, as DDP does; not DDP's wrapper, because ``edge_pred`` and the
+    contrastive strategies call the GNN several times per step). Masking, negative sampling
+    and edge chunks draw from a per-rank generator re-seeded every epoch; a batch one rank
+    cannot use (too few context pairs) is skipped on every rank; with ``edges_per_step`` all
+    ranks take as many edge chunks as the rank with the fewest. The logged loss is the mean
+    over ranks; rank 0 alone writes ``metrics.jsonl``, checkpoints and ``output``.
     """
     from torch_geometric.data import Batch
 
@@ -333,9 +357,15 @@ def pretrain(
             "graphcl": _GraphCL,
         }[strategy](backbone)
     device = resolve_device(device) if isinstance(device, str) else device
+    ctx = distributed_context(device.type)
+    if ctx.enabled and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+    amp = MixedPrecision(device, precision)
     task = task.to(device)
     optimizer = torch.optim.Adam(task.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # the epoch order: alike on every rank
+    # masking, negatives, edge chunks: the same generator in one process; per rank under DDP
+    noise = torch.Generator() if ctx.enabled else generator
     book = EpochLoss()
 
     def begin(epoch: int) -> None:
@@ -344,17 +374,20 @@ def pretrain(
                 group["lr"] = lr * (1.0 - epoch / epochs)
         book.start()
         task.train()
+        if ctx.enabled:
+            noise.manual_seed(seed * 7_919 + epoch * 104_729 + ctx.rank + 1)
 
     def jobs(epoch: int) -> Iterator[tuple[Any, Tensor | None]]:
-        # drawn lazily: collation and edge chunks share the generator with the steps
-        order = torch.randperm(len(graphs), generator=generator).tolist()
+        # drawn lazily: collation and edge chunks share the noise generator with the steps
+        order = shard_for_rank(torch.randperm(len(graphs), generator=generator), ctx).tolist()
         for start in range(0, len(order), batch_size):
             chunk = [graphs[i] for i in order[start : start + batch_size]]
             if len(chunk) < 2 and contrastive:
-                continue  # contrastive losses need at least two graphs
+                continue  # contrastive losses need at least two graphs (alike on every rank)
             if isinstance(task, _ContextPred):
-                pairs = task.collate(chunk, generator)
-                if pairs is None or pairs.num_pairs < 2:
+                pairs = task.collate(chunk, noise)
+                usable = pairs is not None and pairs.num_pairs >= 2
+                if not all_ranks_agree(usable, ctx, device):
                     continue  # a lone pair would be its own negative
                 batch = pairs.to(device)
             else:
@@ -362,19 +395,25 @@ def pretrain(
             if edges_per_step is None:
                 yield batch, None
             else:
-                edges = torch.randperm(batch.edge_index.size(1), generator=generator)
-                for piece in edges.split(edges_per_step):
-                    yield batch, piece
+                edges = torch.randperm(batch.edge_index.size(1), generator=noise)
+                pieces = edges.split(edges_per_step)
+                yield from (
+                    (batch, piece) for piece in pieces[: min_over_ranks(len(pieces), ctx, device)]
+                )
 
     def step(job: tuple[Any, Tensor | None]) -> dict[str, float]:
         batch, piece = job
-        loss = task(batch, generator) if piece is None else task(batch, generator, piece)
-        if not bool(torch.isfinite(loss.detach())):
-            return {"loss": float(loss.detach())}  # the runner stops before the update
+        with amp.autocast():
+            loss = task(batch, noise) if piece is None else task(batch, noise, piece)
+        value = float(all_reduce_mean(loss.detach().float(), ctx))
+        if not math.isfinite(value):
+            return {"loss": value}  # the runner stops before the update, on every rank
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = float(loss.detach())
+        amp.backward(loss)
+        if ctx.enabled:
+            amp.unscale(optimizer)
+            average_gradients(task.parameters(), ctx)
+        amp.step(optimizer)
         book.add(value)
         return {"loss": value}
 
@@ -388,16 +427,18 @@ def pretrain(
             "optimizer": optimizer,
             "generator": GeneratorState(generator),
             "book": book,
+            "amp": amp,
         },
         output_dir=run_dir,
         seed=seed,
         log_every=log_every,
+        distributed=ctx,
     )
     runner.run(resume_from=resume_from)
     losses = book.losses
     backbone.eval()
     path = None
-    if output is not None:
+    if output is not None and ctx.is_main:
         path = Path(output)
         atomic_save_tensors(path, backbone.state_dict(), metadata={"strategy": strategy})
         atomic_write_json(

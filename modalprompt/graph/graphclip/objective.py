@@ -45,17 +45,23 @@ def adversarial_step(
     steps: int = 3,
     step_size: float = 1e-2,
     init: float = 1e-2,
+    backward: Callable[[Tensor], None] | None = None,
 ) -> Tensor:
     """FLAG-style min-max surrogate of the official ``adversarial_aug_train``.
 
     ``δ ~ U(-init, init)``; ``steps`` times: ``loss/steps`` is back-propagated (gradients of the
     model accumulate, as officially) and ``δ ← δ + step_size·sign(∇δ)``. Returns the last loss.
+    ``backward``: how a loss is back-propagated (default ``loss.backward()``; a mixed-precision
+    step passes its scaled backward: the sign of ``∇δ`` does not depend on the scale).
     """
     delta = torch.empty_like(x).uniform_(-init, init).requires_grad_(True)
     loss = x.new_zeros(())
     for _ in range(steps):
         loss = loss_fn(x + delta) / steps
-        loss.backward()
+        if backward is None:
+            loss.backward()
+        else:
+            backward(loss)
         with torch.no_grad():
             delta += step_size * delta.grad.sign()
         delta.grad = None

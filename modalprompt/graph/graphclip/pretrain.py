@@ -11,6 +11,13 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
 
+from modalprompt.core.distributed import (
+    all_reduce_mean,
+    average_gradients,
+    distributed_context,
+    shard_for_rank,
+)
+from modalprompt.core.mixed_precision import MixedPrecision
 from modalprompt.core.phases import EpochLoss, ModuleState, Phase, PhaseRunner, Repeat
 from modalprompt.core.state_tree import GeneratorState
 from modalprompt.graph.graphclip.encoder import GraphClipEncoder
@@ -48,6 +55,7 @@ def pretrain_graphclip(
     run_dir: str | Path | None = None,
     resume_from: str | Path | None = None,
     log_every: int = 10,
+    precision: str = "no",
 ) -> PretrainResult:
     """Train ``encoder`` (and a learnable temperature) on (subgraphs, summary embeddings) pairs.
 
@@ -63,6 +71,15 @@ def pretrain_graphclip(
     every ``log_every`` steps and per epoch), and ``resume_from="latest"`` continues a killed
     run to the end an uninterrupted one reaches. Batches go to the encoder's device.
 
+    ``precision`` (``"no"``, ``"fp16"`` with loss scaling, ``"bf16"``) runs the forward in mixed
+    precision on CUDA (:class:`~modalprompt.core.mixed_precision.MixedPrecision`; the FLAG
+    ascent's sign steps are unchanged by the loss scale); ignored on CPU. Under ``torchrun``
+    every rank draws the same order and takes every N-th pair of it (the last ``len % N`` left
+    out that epoch), so in-batch negatives come from the rank's own ``batch_size`` pairs, as in
+    CLIP's data parallelism without a gathered similarity matrix; gradients (encoder and
+    temperature) are averaged over the ranks before AdamW's step; augmentation noise is per rank
+    (re-seeded each epoch); rank 0 alone writes ``metrics.jsonl`` and checkpoints.
+
     Shapes:
         sources: per graph, ``graphs`` (T_k ``Data`` with ``center_index``) and ``(T_k, d)``.
     """
@@ -76,12 +93,16 @@ def pretrain_graphclip(
             f"{encoder.out_dim}; build GraphClipEncoder(out_dim={texts.size(-1)})"
         )
     device = next(encoder.parameters()).device
+    ctx = distributed_context(device.type)
+    amp = MixedPrecision(device, precision)
     texts = texts.to(device)
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # the epoch order: alike on every rank
+    noise = torch.Generator() if ctx.enabled else gen  # augmentation: per rank under DDP
     temperature = _Temperature().to(device)
     logit_scale = temperature.logit_scale
-    opt = torch.optim.AdamW([*encoder.parameters(), logit_scale], lr=lr, weight_decay=weight_decay)
+    params = [*encoder.parameters(), logit_scale]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     book = EpochLoss()
     timing = {"seen": 0, "seconds": 0.0}
 
@@ -89,9 +110,11 @@ def pretrain_graphclip(
         encoder.train()
         book.start()
         timing["start"] = time.perf_counter()
+        if ctx.enabled:
+            noise.manual_seed(seed * 7_919 + epoch * 104_729 + ctx.rank + 1)
 
     def batches(epoch: int) -> list[torch.Tensor]:
-        order = torch.randperm(len(graphs), generator=gen)
+        order = shard_for_rank(torch.randperm(len(graphs), generator=gen), ctx)
         chunks = [order[i : i + batch_size] for i in range(0, len(order) - 1, batch_size)]
         return [idx for idx in chunks if idx.numel() >= 2]
 
@@ -100,18 +123,24 @@ def pretrain_graphclip(
         target = texts[idx.to(device)]
         opt.zero_grad()
         if invariant:
-            aug = augment(batch, generator=gen)
-            loss = adversarial_step(
-                lambda x, a=aug, t=target: clip_loss(encoder.encode(x, a), t, logit_scale),
-                aug.x,
-            )
+            aug = augment(batch, generator=noise)
+
+            def loss_fn(x: torch.Tensor, a=aug, t=target) -> torch.Tensor:
+                with amp.autocast():
+                    return clip_loss(encoder.encode(x, a), t, logit_scale)
+
+            loss = adversarial_step(loss_fn, aug.x, backward=amp.backward)
         else:
-            loss = clip_loss(encoder(batch), target, logit_scale)
-            loss.backward()
-        value = float(loss.detach())
+            with amp.autocast():
+                loss = clip_loss(encoder(batch), target, logit_scale)
+            amp.backward(loss)
+        value = float(all_reduce_mean(loss.detach().float(), ctx))
         if not math.isfinite(value):
-            return {"loss": value}  # the runner stops before the update
-        opt.step()
+            return {"loss": value}  # the runner stops before the update, on every rank
+        if ctx.enabled:
+            amp.unscale(opt)
+            average_gradients(params, ctx)
+        amp.step(opt)
         book.add(value, weight=idx.numel())
         return {"loss": value}
 
@@ -129,10 +158,12 @@ def pretrain_graphclip(
             "optimizer": opt,
             "generator": GeneratorState(gen),
             "book": book,
+            "amp": amp,
         },
         output_dir=run_dir,
         seed=seed,
         log_every=log_every,
+        distributed=ctx,
     )
     runner.run(resume_from=resume_from)
     encoder.eval()
