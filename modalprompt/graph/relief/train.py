@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ def fit_relief(
     head_batch_size: int = 128,
     eval_batch_size: int = 512,
     device: str = "auto",
+    precision: str = "no",
     verbose: bool = False,
 ) -> ReliefHistory:
     """Train ``model`` with RELIEF's alternating schedule; restores the selected epoch's state.
@@ -114,6 +116,13 @@ def fit_relief(
     ``metrics.jsonl`` holds one row per policy batch and per head phase (tagged with the phase),
     never repeated.
 
+    One process only, by design: the ``policy`` phase is on-policy PPO whose rollouts step the
+    prompt environment node by node through the frozen GNN; its networks (a few thousand
+    parameters of MLPs) gain nothing from mixed precision, and splitting the rollouts over
+    ranks would change PPO's batch statistics (advantage normalisation, the reward's running
+    mean) away from the paper's; under ``torchrun`` it refuses to start. The ``head`` phase is a
+    core Trainer's: ``precision`` sets its mixed precision on CUDA.
+
     Args:
         model: The RELIEF model (its config holds every hyper-parameter).
         train_graphs: Few-shot training graphs (PyG ``Data`` with ``y``).
@@ -126,8 +135,14 @@ def fit_relief(
         head_batch_size: Graphs per head-phase batch (the official code uses one batch of <= 128).
         eval_batch_size: Graphs per evaluation batch.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        precision: ``"no"``, ``"fp16"`` or ``"bf16"``: the head phase's mixed precision (CUDA).
         verbose: Print one line per epoch.
     """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RuntimeError(
+            "fit_relief runs in one process (on-policy PPO rollouts are not split over ranks); "
+            f"launched with WORLD_SIZE={os.environ['WORLD_SIZE']}: run it without torchrun"
+        )
     c = model.config
     if len(train_graphs) == 0 or len(val_graphs) == 0:
         raise ValueError("train_graphs and val_graphs must each hold at least one graph")
@@ -145,6 +160,7 @@ def fit_relief(
         eval_strategy="no",
         verbose=False,
         device=device,
+        precision=precision,
         seed=c.seed,
         tensorboard=False,
         metric="roc_auc" if c.task_type == "multilabel" else "macro_f1",

@@ -259,3 +259,9 @@ def test_core_trainer_fit_runs_relief_plan_not_the_head_alone():
         k for k, v in model.policy.named_parameters() if not torch.equal(v, policy_before[k])
     ]
     assert changed, "the policy must be trained by PPO"
+
+
+def test_fit_relief_refuses_to_run_under_torchrun(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="runs in one process .* WORLD_SIZE=2"):
+        fit_relief(None, [], [])
