@@ -259,6 +259,7 @@ def pretrain(
     run_dir: str | Path | None = None,
     resume_from: str | Path | None = None,
     log_every: int = 10,
+    verbose: bool = False,
 ) -> PretrainResult:
     """Pre-train ``backbone`` in place with ``strategy``; returns the mean loss of every epoch.
 
@@ -306,6 +307,7 @@ def pretrain(
         resume_from: ``"latest"`` (or a checkpoint folder under ``run_dir``): continue a killed
             pre-training from its last finished epoch; it ends as an uninterrupted run would.
         log_every: Steps between metrics rows.
+        verbose: Print one line per finished epoch (its mean loss).
 
     Several processes (``torchrun --nproc_per_node=N``): every rank draws the same epoch order
     and takes every N-th graph of it (the last ``len % N`` are left out that epoch), so each
@@ -432,6 +434,7 @@ def pretrain(
         output_dir=run_dir,
         seed=seed,
         log_every=log_every,
+        verbose=verbose,
         distributed=ctx,
     )
     runner.run(resume_from=resume_from)

@@ -51,3 +51,14 @@ def test_graph_pretraining_with_precision_on_cpu_equals_full_precision():
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     with pytest.raises(ValueError, match="precision: expected one of"):
         pretrain(NodeEncoder(8, hidden=8), "edge_pred", procedural_graphs(2), precision="half")
+
+
+def test_graph_pretraining_verbose_prints_a_line_per_epoch(capsys):
+    pytest.importorskip("torch_geometric")
+    from modalprompt.graph.backbones.node_encoders import NodeEncoder
+    from modalprompt.graph.pretrain import pretrain
+    from modalprompt.graph.synthetic import procedural_graphs
+
+    pretrain(NodeEncoder(8, hidden=8), "edge_pred", procedural_graphs(4), epochs=2, verbose=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epoch_loss=" in line]
+    assert [line.split()[0:2] for line in lines] == [["[edge_pred", "1/2]"], ["[edge_pred", "2/2]"]]

@@ -56,6 +56,7 @@ def pretrain_graphclip(
     resume_from: str | Path | None = None,
     log_every: int = 10,
     precision: str = "no",
+    verbose: bool = False,
 ) -> PretrainResult:
     """Train ``encoder`` (and a learnable temperature) on (subgraphs, summary embeddings) pairs.
 
@@ -71,9 +72,10 @@ def pretrain_graphclip(
     every ``log_every`` steps and per epoch), and ``resume_from="latest"`` continues a killed
     run to the end an uninterrupted one reaches. Batches go to the encoder's device.
 
-    ``precision`` (``"no"``, ``"fp16"`` with loss scaling, ``"bf16"``) runs the forward in mixed
-    precision on CUDA (:class:`~modalprompt.core.mixed_precision.MixedPrecision`; the FLAG
-    ascent's sign steps are unchanged by the loss scale); ignored on CPU. Under ``torchrun``
+    ``verbose`` prints one line per finished epoch. ``precision`` (``"no"``, ``"fp16"`` with
+    loss scaling, ``"bf16"``) runs the forward in mixed precision on CUDA
+    (:class:`~modalprompt.core.mixed_precision.MixedPrecision`; the FLAG ascent's sign steps
+    are unchanged by the loss scale); ignored on CPU. Under ``torchrun``
     every rank draws the same order and takes every N-th pair of it (the last ``len % N`` left
     out that epoch), so in-batch negatives come from the rank's own ``batch_size`` pairs, as in
     CLIP's data parallelism without a gathered similarity matrix; gradients (encoder and
@@ -163,6 +165,7 @@ def pretrain_graphclip(
         output_dir=run_dir,
         seed=seed,
         log_every=log_every,
+        verbose=verbose,
         distributed=ctx,
     )
     runner.run(resume_from=resume_from)

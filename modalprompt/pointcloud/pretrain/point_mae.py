@@ -133,6 +133,8 @@ def pretrain_point_mae(
     run_dir: str | Path | None = None,
     save_every: int | None = None,
     resume_from: str | Path | None = None,
+    precision: str = "no",
+    verbose: bool = False,
 ) -> PretrainResult:
     """Pre-train ``encoder`` in place on ``data`` (items ``points`` or ``(points, label)``).
 
@@ -143,7 +145,8 @@ def pretrain_point_mae(
     pre-training exactly. When ``output`` is given, the encoder is written to ``output``
     (``.safetensors``) with ``<output>.json`` beside it holding the backbone config, both
     atomically. Returns the mean loss of every epoch (read back from ``run_dir`` after a
-    resume).
+    resume). ``precision`` (``"no"``, ``"fp16"``, ``"bf16"``) is the Trainer's mixed precision on
+    CUDA; ``verbose`` prints the Trainer's line per epoch.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -164,7 +167,8 @@ def pretrain_point_mae(
         seed=seed,
         device=str(device),
         log_every=1,
-        verbose=False,
+        verbose=verbose,
+        precision=precision,
         tensorboard=False,
     )
     recorder = _EpochLosses()
