@@ -50,6 +50,7 @@ import json
 import math
 import shutil
 import sys
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -80,6 +81,8 @@ from modalprompt.core.trainer_resume import NonFiniteLossError
 __all__ = ["Phase", "Repeat", "PhaseRunner", "ModuleState", "ValueState", "EpochLoss", "Stateful"]
 
 CHECKPOINTS = "phase_checkpoints"
+#: Seconds between plain progress lines of a verbose run when stderr is not a terminal.
+PROGRESS_INTERVAL = 10.0
 _STATE_JSON, _STATE_TENSORS, _RNG_TENSORS = "phases.json", "state.safetensors", "rng.safetensors"
 _FILES = (_STATE_JSON, _STATE_TENSORS, _RNG_TENSORS)
 
@@ -247,7 +250,8 @@ class PhaseRunner:
         output_dir: Where ``metrics.jsonl`` and ``phase_checkpoints/`` go; None: no files, no
             resume.
         seed: Seeds every RNG when a new run starts (a resume restores them instead).
-        verbose: Print one line per finished phase (what ``end`` returned).
+        verbose: Print one line per finished phase (what ``end`` returned), and when stderr is
+            not a terminal (no progress bar) a progress line every ``PROGRESS_INTERVAL`` s.
         log_every: Write a row every ``log_every`` steps of a phase (and always its last step).
         keep: Checkpoints of this run to keep (the newest).
         overwrite_output_dir: A new run deletes the checkpoints of an earlier run in
@@ -356,20 +360,32 @@ class PhaseRunner:
         items = phase.batches(round_)
         total = len(items) if hasattr(items, "__len__") else None
         times = sum(1 for p, _ in self.entries if p is phase)
+        desc = f"{phase.name} {round_ + 1}/{times}" if times > 1 else phase.name
         bar = tqdm(
             items,
             total=total,
-            desc=f"{phase.name} {round_ + 1}/{times}" if times > 1 else phase.name,
+            desc=desc,
             unit="step",
             leave=False,
             disable=not (sys.stderr.isatty() and self.ctx.is_main),
         )
         last: dict[str, Any] = {}
         count = 0
+        plain = self.verbose and self.ctx.is_main and not sys.stderr.isatty()
+        started = shown = time.monotonic()
         for count, item in enumerate(bar, start=1):
             where = f"phase {phase.name!r} (round {round_}, step {count})"
             last = _numbers(phase.step(item), where)
             self._guard(last, where)
+            if plain and time.monotonic() - shown >= PROGRESS_INTERVAL:
+                shown = time.monotonic()  # off a terminal: a line every PROGRESS_INTERVAL s
+                of = f"/{total}" if total is not None else ""
+                loss = f", loss {last['loss']:.4f}" if isinstance(last.get("loss"), float) else ""
+                print(
+                    f"[{desc}] step {count}{of}{loss}, {shown - started:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if last and count % self.log_every == 0:
                 self._log({"phase": phase.name, "round": round_, "step": count, **last})
                 last = {}

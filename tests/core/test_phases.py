@@ -201,3 +201,19 @@ def test_epoch_loss_weighted_means_per_epoch_and_its_state_round_trips():
     again.add(4.0)
     again.finish()
     assert again.losses == [2.0, 0.0, 4.0] and book.losses == [2.0, 0.0]
+
+
+def test_verbose_runs_off_a_terminal_print_throttled_progress_lines(capsys, monkeypatch):
+    from modalprompt.core import phases
+
+    clock = iter(range(0, 1000, 4))  # every call to the clock advances 4 s
+    monkeypatch.setattr(phases.time, "monotonic", lambda: next(clock))
+    runner = phases.PhaseRunner(
+        [phases.Phase("fit", lambda i: {"loss": 0.5}, lambda r: range(6))],
+        state={}, verbose=True,
+    )  # fmt: skip
+    runner.run()
+    err = capsys.readouterr().err  # stderr of a test is no terminal
+    lines = [line for line in err.splitlines() if line.startswith("[fit] step")]
+    assert lines and all("/6, loss 0.5000" in line for line in lines)
+    assert len(lines) < 6  # throttled: not one per step

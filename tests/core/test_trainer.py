@@ -315,3 +315,18 @@ def test_tensorboard_logging_when_installed(tmp_path):
     args = _args(output_dir=str(tmp_path), tensorboard=True, max_epochs=1, log_every=1)
     mp.Trainer(_model(), args, train_data=make_dataset(), eval_data=make_dataset(20)).fit()
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_verbose_training_off_a_terminal_prints_throttled_progress_lines(capsys, monkeypatch):
+    from modalprompt.core import callbacks
+
+    clock = iter(range(0, 100_000, 4))  # every call to the clock advances 4 s
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    trainer = mp.Trainer(
+        _model(), _args(verbose=True, eval_strategy="no"), train_data=make_dataset()
+    )
+    trainer.fit()
+    lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("[train] step")]
+    total = trainer.total_steps
+    assert lines and all(f"/{total} (" in line for line in lines)  # loss: when logged
+    assert len(lines) < total  # throttled: not one per step
