@@ -3,7 +3,9 @@
 Pre-trains Hu et al.'s GIN with AttrMasking on HIV molecules (or loads a pretrain-gnns checkpoint
 given with --checkpoint, e.g. their ``attrmasking.pth`` converted or a file written by
 ``modalprompt.graph.pretrain``), then tunes a feature prompt + head on 50 BBBP training molecules
-(scaffold split) and reports test ROC-AUC. A few minutes on a laptop CPU.
+(scaffold split) and reports test ROC-AUC. Measured 2026-12-04 on 2 CPU cores
+(``OMP_NUM_THREADS=2``, nothing else running): 43 s wall (2,000 molecules, 2 pre-training epochs);
+it printed test ROC-AUC 0.611 (GPF) and 0.584 (GPF-plus) from this small pre-training.
 
     python examples/graph/gpf_molecules.py [--data ../shared/data/graph/moleculenet]
 """
@@ -34,8 +36,9 @@ if args.checkpoint:
 else:
     corpus = load_moleculenet_csv(data / "hiv.csv.gz", limit=2000)
     result = pretrain(
-        gin, "attr_masking", corpus.graphs, epochs=2, output="runs/gin_attrmask.safetensors"
-    )
+        gin, "attr_masking", corpus.graphs, epochs=2, output="runs/gin_attrmask.safetensors",
+        verbose=True,
+    )  # fmt: skip
     print(
         f"AttrMasking on {len(corpus)} HIV molecules: "
         f"loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}"

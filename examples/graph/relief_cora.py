@@ -9,6 +9,12 @@ each node classified through its 4-hop subgraph (5-150 nodes), a 2-layer GIN pre
 it only fits the features it was trained on, the authors' SVD (saved as an ``(N, 100)`` tensor
 with ``torch.save``), because SVD column signs differ between LAPACK builds. The paper's run is
 ``--epochs 100 --warmup 0 --val 500 --test 500`` (about an hour per seed on one CPU core).
+
+Measured 2026-12-04 on 2 CPU cores (``OMP_NUM_THREADS=2``, nothing else running), defaults: about 15
+minutes wall (920 s; MaskedEdge pre-training 100 s, then about 27 s per RELIEF epoch); a line per
+pre-training epoch and per RELIEF epoch. It selected epoch 25 (validation macro-F1 0.572) and
+printed test accuracy 0.650, macro-F1 0.631, PCR 0.634 with sampled prompts (0.645 / 0.627
+deterministic) on 200 nodes.
 """
 
 import argparse
@@ -56,7 +62,7 @@ else:
     encoder = NodeEncoder(100, hidden=128, dropout=0.2, activation="leaky_relu")
     result = pretrain(
         encoder, "edge_pred", [cora], epochs=100, batch_size=1, edges_per_step=256,
-        lr=0.01, weight_decay=5e-5, lr_decay="linear",
+        lr=0.01, weight_decay=5e-5, lr_decay="linear", verbose=True,
     )  # fmt: skip
     print(f"MaskedEdge pre-training: loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}")
     encoder.dropout = 0.5  # tuning uses main.py's dropout_ratio (in the head phase only)

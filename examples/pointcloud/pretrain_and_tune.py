@@ -1,9 +1,14 @@
 """Pre-train a point transformer with Point-MAE, then tune every point-cloud method from it.
 
-Runs on the procedural SyntheticShapes (a few minutes on a laptop CPU). For real data swap in
-``Shrec11(root)``, ``H5PointClouds.scanobjectnn(root, "PB_T50_RS")`` or ``PointFolder(root)``, and
-for the papers' setting load an official checkpoint instead of pre-training:
+Runs on the procedural SyntheticShapes. For real data swap in ``Shrec11(root)``,
+``H5PointClouds.scanobjectnn(root, "PB_T50_RS")`` or ``PointFolder(root)``, and for the papers'
+setting load an official checkpoint instead of pre-training:
 ``load_official_checkpoint(PointTransformer(), "pretrain.pth")``.
+
+Measured 2026-12-04 on 2 CPU cores (``OMP_NUM_THREADS=2``, nothing else running): 279 s wall;
+Point-MAE 10 epochs in 82 s (a line per epoch, loss 0.167 -> 0.014), then 20 epochs per method (a
+line per epoch and a progress line every 10 s): test accuracy linear probe 0.468, VPT-deep 0.655,
+IDPT 0.772, Point-PEFT 0.570, full fine-tuning 0.630 (400 clouds, 8 classes).
 
     python examples/pointcloud/pretrain_and_tune.py
 """
@@ -26,6 +31,7 @@ result = pretrain_point_mae(
     SyntheticShapes(512, 512, seed=100),
     epochs=10,
     output="runs/point_mae/encoder.safetensors",
+    verbose=True,  # a line per epoch
 )
 print(f"Point-MAE loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}")
 
@@ -45,7 +51,7 @@ for method, extra in {
     model.print_trainable_parameters()
     trainer = mp.Trainer(
         model,
-        mp.TrainingArguments(max_epochs=20, batch_size=16, lr=2e-3, verbose=False),
+        mp.TrainingArguments(max_epochs=20, batch_size=16, lr=2e-3, verbose=True),
         train_data=train,
         eval_data=val,
     )
