@@ -10,10 +10,11 @@
 4. ``save_pretrained`` writes the 57k prompt parameters (safetensors + JSON); ``from_pretrained``
    loads them onto the same backbone and gives the same scores; the tuned model then generates.
 
-Measured 2026-12-04 on 2 CPU cores (``OMP_NUM_THREADS=2``, nothing else running): 219 s wall (44 s
-of it loading the cached SmolLM2), a line per step. It printed zero-shot test accuracy 0.702, EPT
-0.856 after 24 steps (best dev 0.844), identical scores after reloading, and generated " positive."
-for "an utterly charming and funny film.".
+Measured 2026-12-04 on 2 CPU cores (``OMP_NUM_THREADS=2``, nothing else running): 219 s wall, a line
+per step; 44 s of it loading the cached SmolLM2 from a cold disk cache, right after another example
+wrote 1.5 GB of checkpoints (4 s when the file is in the page cache). It printed zero-shot test
+accuracy 0.702, EPT 0.856 after 24 steps (best dev 0.844), identical scores after reloading, and
+generated " positive." for "an utterly charming and funny film.".
 
     OMP_NUM_THREADS=2 python -u examples/nlp/llm_prompt_tuning.py
 """
