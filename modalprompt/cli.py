@@ -461,9 +461,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from modalprompt.demo import run_demo
+    from modalprompt.demo import DemoIncomplete, run_demo
 
-    run_demo(quick=args.quick, out_dir=args.out)
+    try:
+        run_demo(quick=args.quick, out_dir=args.out)
+    except DemoIncomplete as err:
+        print(f"modalprompt demo: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

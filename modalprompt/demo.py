@@ -139,6 +139,7 @@ def run_demo(quick: bool = False, out_dir: str | Path | None = "runs/demo") -> l
             flush=True,
         )
 
+    failures: list[str] = []
     for module_name in _DOMAIN_DEMOS:
         try:
             module = importlib.import_module(module_name)
@@ -147,11 +148,16 @@ def run_demo(quick: bool = False, out_dir: str | Path | None = "runs/demo") -> l
                 continue  # this domain has no demo yet
             print(f"[demo] skipping {module_name}: missing dependency {err.name}")
             continue
-        module.run(quick=quick, emit=emit)
+        try:
+            module.run(quick=quick, emit=emit)
+        except Exception as err:  # the other domains' rows still count; reported at the end
+            failures.append(f"{module_name}: {type(err).__name__}: {err}")
+            print(f"[demo] {module_name} stopped: {type(err).__name__}: {err}", flush=True)
     if not rows:
         raise RuntimeError(
             "modalprompt demo: no domain demo could run (missing dependencies above); "
             'install the extras with pip install -e ".[all]"'
+            + (f"; failures: {'; '.join(failures)}" if failures else "")
         )
     print()
     print(format_table(rows))
@@ -159,7 +165,16 @@ def run_demo(quick: bool = False, out_dir: str | Path | None = "runs/demo") -> l
         written = write_outputs(rows, out_dir)
         print("\nwritten: " + ", ".join(str(p) for p in written))
     print(f"total time: {time.perf_counter() - start:.1f} s")
+    if failures:
+        raise DemoIncomplete(
+            f"{len(failures)} domain demo(s) stopped early (the table holds the rows measured "
+            "before): " + "; ".join(failures)
+        )
     return rows
+
+
+class DemoIncomplete(RuntimeError):
+    """A domain's demo raised; the rows measured before were printed and written."""
 
 
 DemoEmit = Callable[[DemoResult], None]

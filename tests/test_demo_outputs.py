@@ -63,3 +63,31 @@ def test_procedural_sentiment_labels_alternate(n):
 
     pairs = procedural_sentiment(2 * n, seed=0)
     assert sorted(y for _, y in pairs) == [0] * n + [1] * n
+
+
+def test_a_failing_domain_demo_keeps_the_other_rows_and_reports_it(tmp_path, monkeypatch):
+    # a fresh virtualenv once lacked accelerate: the text demo raised and nothing was written
+    import sys
+    import types
+
+    from modalprompt import demo
+    from modalprompt.cli import main
+
+    good = types.ModuleType("good_demo")
+    good.run = lambda quick, emit: emit(_rows()[0])
+    bad = types.ModuleType("bad_demo")
+
+    def broken(quick, emit):
+        emit(_rows()[2])
+        raise ValueError("accelerate is required when loading a GGUF file")
+
+    bad.run = broken
+    monkeypatch.setitem(sys.modules, "good_demo", good)
+    monkeypatch.setitem(sys.modules, "bad_demo", bad)
+    monkeypatch.setattr(demo, "_DOMAIN_DEMOS", ("good_demo", "bad_demo"))
+    with pytest.raises(demo.DemoIncomplete, match="bad_demo: ValueError: accelerate is required"):
+        demo.run_demo(out_dir=tmp_path / "a")
+    table = (tmp_path / "a" / "table.csv").read_text()
+    assert "gpf_plus" in table and "ept" in table  # rows before the failure are kept
+    assert main(["demo", "--out", str(tmp_path / "b")]) == 1
+    assert (tmp_path / "b" / "table.md").is_file()

@@ -200,13 +200,12 @@ def _save_dequantised(model: nn.Module, folder: Path) -> None:
 
 def _build_cache(spec: PretrainedSpec, source: Path, folder: Path) -> None:
     """De-quantise ``source`` with transformers and write the cache folder atomically."""
-    try:
-        import gguf  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            f"name: reading {source.name} needs the package gguf (pip install "
-            "'modalprompt[models]' or pip install gguf)"
-        ) from err
+    for package in ("gguf", "accelerate"):  # transformers reads GGUF files with both
+        if importlib.util.find_spec(package) is None:
+            raise ImportError(
+                f"name: reading {source.name} needs the package {package} (pip install "
+                f"'modalprompt[models]' or pip install {package})"
+            )
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     print(f"[modalprompt] de-quantising {source.name} once into {folder} ...", flush=True)

@@ -28,6 +28,22 @@ def test_missing_package_names_it_and_the_extra(monkeypatch):
         load_pretrained("smollm2-135m-instruct")
 
 
+@pytest.mark.parametrize("package", ["gguf", "accelerate"])
+def test_building_the_cache_names_each_reader_package_it_lacks(monkeypatch, tmp_path, package):
+    # a fresh virtualenv with the `all` extra once lacked accelerate: transformers then failed
+    # deep inside GGUF loading, and the demo with it
+    source = tmp_path / "model.gguf"
+    source.write_bytes(b"gguf")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a)
+    )
+    spec = PRETRAINED["smollm2-135m-instruct"]
+    with pytest.raises(ImportError, match=rf"needs the package {package} .*modalprompt\[models\]"):
+        pretrained._build_cache(spec, source, tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
 @pytest.mark.parametrize("name", ["", "   ", 3, None])
 def test_bad_names_are_named(name):
     with pytest.raises(ValueError, match="name: expected a registered model name"):
