@@ -104,3 +104,36 @@ def test_roc_auc_masks_missing_labels_and_skips_one_class_tasks():
         roc_auc(np.ones((3, 1)), np.ones((3, 1)))
     with pytest.raises(ValueError, match="0, 1 or NaN"):
         roc_auc(np.ones((3, 1)), -np.ones((3, 1)))
+
+
+def test_k_shot_boundaries_classes_and_empty_inputs():
+    one = sample_k_shot(LABELS, 1, seed=4)  # k = 1 is allowed
+    assert np.bincount(LABELS[one]).tolist() == [1, 1, 1] and one.dtype.kind == "i"
+    chosen = sample_k_shot(LABELS, 2, seed=4, classes=[2, 0])  # only the classes asked for
+    assert sorted(set(LABELS[chosen].tolist())) == [0, 2] and len(chosen) == 4
+    assert np.array_equal(chosen[:2], np.sort(chosen[:2])) and LABELS[chosen[0]] == 0
+    with pytest.raises(ValueError, match=r"classes: class 7 has 0 example\(s\), fewer than k=2"):
+        sample_k_shot(LABELS, 2, seed=0, classes=[0, 7, 9])
+    assert LABELS[sample_k_shot(LABELS, 2, seed=0, classes=[1, 7], allow_fewer=True)].tolist() == [
+        1, 1,
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match=r"k: class 2 has 3 example\(s\), fewer than the 4"):
+        sample_k_shot(LABELS, 4, seed=0)
+    with pytest.raises(ValueError, match="labels: expected a 1-D sequence"):
+        sample_k_shot(np.zeros((2, 2), dtype=int), 1, seed=0)
+    empty = sample_k_shot(np.array([-1, -1]), 1, seed=0)
+    assert empty.shape == (0,) and empty.dtype == np.int64
+
+
+def test_stratified_split_edges_of_its_fractions():
+    labels = np.array([0] * 10 + [1] * 10)
+    two = stratified_split(labels, (0.5, 0.5), seed=3)  # two parts are enough
+    assert [len(p) for p in two] == [10, 10]
+    assert not np.array_equal(two[0], stratified_split(labels, (0.5, 0.5), seed=4)[0])
+    for bad in [(1.0,), (0.5, 0.5, 0.0), (0.6, 0.6), [[0.5, 0.5]]]:
+        with pytest.raises(ValueError, match="fractions: expected >= 2 positive numbers"):
+            stratified_split(labels, bad)
+    empty = stratified_split(np.array([], dtype=int), (0.5, 0.5))
+    assert [p.shape for p in empty] == [(0,), (0,)] and empty[0].dtype == np.int64
+    assert list(first_n_after_shuffle(5, 0, seed=1)) == []
+    assert sorted(first_n_after_shuffle(5, 5, seed=1).tolist()) == list(range(5))

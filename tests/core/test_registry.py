@@ -72,3 +72,34 @@ def test_register_method_validates_and_rejects_conflicts(monkeypatch):
         mp.get_prompt_model(make_backbone(), ThingConfig())
     with pytest.raises(ValueError, match="registered as 'thing'"):
         ThingConfig(method="other")
+
+
+def test_register_method_keeps_every_field_and_names_each_mistake(monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @registry.register_method(
+        "full_thing", domain="nlp", description="a thing", model="pkg.mod:Thing", extra="nlp",
+        tiny={"size": 2}, tiny_case="pkg.testing:case",
+    )  # fmt: skip
+    @dataclasses.dataclass(kw_only=True)
+    class FullConfig(PromptConfig):
+        size: int = 1
+
+    spec = mp.get_method_spec("full_thing")
+    assert (spec.name, spec.domain, spec.config_cls, spec.description, spec.model) == (
+        "full_thing", "nlp", FullConfig, "a thing", "pkg.mod:Thing",
+    )  # fmt: skip
+    assert (spec.extra, spec.tiny, spec.tiny_case) == ("nlp", {"size": 2}, "pkg.testing:case")
+    assert "full_thing" in mp.list_methods("nlp") and "full_thing" not in mp.list_methods("graph")
+    common = {"domain": "graph", "description": "d"}
+    for bad in ("", "two-words", "Camel", "snake_Case"):
+        with pytest.raises(ValueError, match=rf"name must be lower_snake_case, got {bad!r}"):
+            registry.register_method(bad, FullConfig, model="x:Y", **common)
+    with pytest.raises(ValueError, match=r"model must be 'package.module:ClassName', got 'x.Y'"):
+        registry.register_method("ok_name", FullConfig, model="x.Y", **common)
+    with pytest.raises(ValueError, match=r"tiny_case must be 'package.module:function', got 'f'"):
+        registry.register_method("ok_name", FullConfig, model="x:Y", tiny_case="f", **common)
+    with pytest.raises(TypeError, match=r"register_method\('ok_name'\): .* is not a PromptConfig"):
+        registry.register_method("ok_name", dict, model="x:Y", **common)
+    with pytest.raises(TypeError, match="is not a PromptConfig"):
+        registry.register_method("ok_name", 3, model="x:Y", **common)

@@ -178,3 +178,21 @@ def test_generate_with_explicit_position_ids_equals_each_row_alone(arch, use_cac
         model, prompt, ids, mask, position_ids=positions, use_cache=use_cache, **GENERATE
     )
     assert torch.equal(out[:, 6:], _greedy_alone(model, prompt, ids, 4))
+
+
+def test_generation_positions_are_checked_on_the_attended_tokens_only():
+    from modalprompt.nlp.injection import _check_generation_positions as check
+
+    ids = torch.ones(2, 4, dtype=torch.long)
+    mask = torch.tensor([[0, 1, 1, 1], [1, 1, 1, 1]])
+    check(torch.tensor([[1, 0, 1, 2], [0, 1, 2, 3]]), ids, mask)  # HF's: pads may say anything
+    check(torch.arange(4).unsqueeze(0), ids, None)  # (1, L) broadcasts; no mask = all attended
+    with pytest.raises(ValueError, match=r"position_ids: expected \(B, 4\), got \[0, 1, 2, 3\]"):
+        check([0, 1, 2, 3], ids, mask)
+    with pytest.raises(ValueError, match=r"position_ids: expected \(B, 4\), got \(2, 3\)"):
+        check(torch.zeros(2, 3, dtype=torch.long), ids, mask)
+    for wrong in ([[0, 1, 2, 3], [0, 1, 2, 3]], [[5, 0, 1, 3], [0, 1, 2, 3]]):
+        with pytest.raises(ValueError, match="counts positions over the attended tokens"):
+            check(torch.tensor(wrong), ids, mask)
+    with pytest.raises(ValueError, match="other positions are not supported"):
+        check(torch.arange(1, 5).unsqueeze(0), ids, None)

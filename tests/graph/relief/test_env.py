@@ -88,3 +88,52 @@ def test_flat_wrapper_passes_sb3_checker_and_sb3_ppo_trains():
     node, z = env.action(action)
     assert node == 1 and z.shape == (8,) and z[0] == pytest.approx(-env.unwrapped.max_z)
     PPO("MultiInputPolicy", env, n_steps=32, batch_size=16, n_epochs=1, verbose=0, seed=0).learn(64)
+
+
+def test_every_argument_mistake_and_the_info_keys_are_named():
+    graphs = procedural_graphs(3, min_nodes=6, max_nodes=8)
+    gnn, head = tiny_gnn(), ProjectionHead(16, 1, 1)
+    for partial in ((graphs, gnn, None), (graphs, None, head), (None, gnn, head)):
+        with pytest.raises(ValueError, match=r"^graphs, gnn and head must be given together"):
+            FeaturePromptEnv(*partial)
+    with pytest.raises(ValueError, match="^graphs: expected at least one graph$"):
+        FeaturePromptEnv([], gnn, head)
+    empty = graphs[1].clone()
+    empty.x, empty.edge_index, empty.num_nodes = empty.x[:0], empty.edge_index[:, :0], 0
+    with pytest.raises(ValueError, match="^graphs: graph 1 has zero nodes$"):
+        FeaturePromptEnv([graphs[0], empty, graphs[2]], gnn, head)
+    with pytest.raises(ValueError, match="task_type: expected 'multilabel' or 'multiclass'"):
+        FeaturePromptEnv(graphs, gnn, head, task_type="binary")
+    env = FeaturePromptEnv(graphs, gnn, head, task_type="multiclass")  # allowed
+    assert not any(p.requires_grad for p in env.gnn.parameters())  # the GNN stays frozen
+    default = FeaturePromptEnv(graphs, gnn, head)
+    assert default.max_z == 0.5 and default.action_space[1].high.max() == pytest.approx(0.5)
+    assert default.action_space[1].low.min() == pytest.approx(-0.5)
+    assert default.action_space[1].dtype == np.float32
+    assert default.observation_space["nodes"].dtype == np.float32
+    with pytest.raises(RuntimeError, match=r"^call reset\(\) before step\(\)$"):
+        default.step((0, np.zeros(8, np.float32)))
+    for bad in (-1, 3):
+        with pytest.raises(
+            ValueError, match=rf"options\['graph_index'\]: expected 0..2, got {bad}"
+        ):
+            default.reset(seed=0, options={"graph_index": bad})
+    _, info = default.reset(seed=0, options={"graph_index": 2})
+    assert info["graph_index"] == 2 and info["num_nodes"] == graphs[2].num_nodes
+    assert isinstance(info["loss"], float) and info["loss"] > 0
+    _, _, _, _, info = default.step((0, np.zeros(8, np.float32)))  # node 0 is a valid node
+    assert info["invalid_node"] is False and isinstance(info["loss"], float)
+    _, _, _, _, info = default.step((-1, np.zeros(8, np.float32)))
+    assert info["invalid_node"] is True
+    with pytest.raises(ValueError, match=r"action\[1\]: expected shape \(8,\), got \(3,\)"):
+        default.step((0, np.zeros(3, np.float32)))
+
+
+def test_the_registered_id_and_its_default_task():
+    assert ENV_ID == "modalprompt/FeaturePrompt-v0" and ENV_ID in gym.registry
+    assert gym.registry[ENV_ID].entry_point == "modalprompt.graph.relief.env:FeaturePromptEnv"
+    env = gym.make(ENV_ID).unwrapped
+    assert len(env.graphs) == 16  # the built-in procedural task: 16 graphs, one output
+    assert env.head(torch.zeros(3, 16), torch.tensor([0, 0, 1]), 2).shape == (2, 1)
+    _, info = env.reset(seed=0, options={"graph_index": 15})
+    assert info["graph_index"] == 15
