@@ -175,3 +175,10 @@ def test_t5_zero_offset_equals_prompt_tuning_and_generates():
     assert torch.equal(ours.logits, ref.logits)
     kw = {"max_new_tokens": 3, "do_sample": False}
     assert torch.equal(ept.generate(ids, mask, **kw), pt.generate(ids, mask, **kw))
+
+
+def test_from_peft_explains_that_peft_has_no_ept_adapters(tmp_path):
+    from modalprompt.nlp.ept.model import EptModel
+
+    with pytest.raises(NotImplementedError, match=r"^EptModel.from_peft: PEFT has no EPT adapters"):
+        EptModel.from_peft(torch.nn.Linear(2, 2), tmp_path)
