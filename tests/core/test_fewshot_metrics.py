@@ -137,3 +137,13 @@ def test_stratified_split_edges_of_its_fractions():
     assert [p.shape for p in empty] == [(0,), (0,)] and empty[0].dtype == np.int64
     assert list(first_n_after_shuffle(5, 0, seed=1)) == []
     assert sorted(first_n_after_shuffle(5, 5, seed=1).tolist()) == list(range(5))
+
+
+def test_per_class_split_count_edges():
+    (train, none), rest = per_class_split(LABELS, [1, 0], seed=2)  # an empty chunk is allowed
+    assert len(train) == 3 and none.tolist() == [] and len(rest) == len(LABELS) - 3
+    for bad in (True, 1.5, -1):
+        with pytest.raises(ValueError, match=r"^shots: expected integers >= 0 per class"):
+            per_class_split(LABELS, [1, bad], seed=0)
+    with pytest.raises(ValueError, match="^labels: expected integer class labels"):
+        per_class_split([0.5], [1], seed=0)

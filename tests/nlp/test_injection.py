@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import pytest
 import torch
@@ -343,3 +344,29 @@ def test_bad_inputs_name_the_argument():
         inject_prompt(model, _prompt(), input_ids=ids, placement="middle")
     with pytest.raises(ValueError, match="exactly one"):
         inject_prompt(model, _prompt())
+
+
+def test_prompt_lengths_are_validated_per_row_and_zero_unused_slots_change_nothing():
+    model = tiny_bert()
+    ids, mask = _batch("right")
+    prompt = _prompt().expand(3, -1, -1)
+    for bad in ([3, 3], [3, 3, 4], [-1, 3, 3]):
+        with pytest.raises(
+            ValueError, match=re.escape(f"prompt_lengths: expected 3 values in [0, 3], got {bad}")
+        ):
+            inject_prompt(
+                model, prompt, input_ids=ids, attention_mask=mask, prompt_lengths=torch.tensor(bad)
+            )
+    full = inject_prompt(
+        model, prompt, input_ids=ids, attention_mask=mask, prompt_lengths=torch.tensor([3, 3, 3])
+    )
+    plain = inject_prompt(model, prompt, input_ids=ids, attention_mask=mask)
+    assert torch.equal(full.kwargs["attention_mask"], plain.kwargs["attention_mask"])
+    assert "position_ids" not in full.kwargs  # every slot used: nothing to skip
+    short = inject_prompt(
+        model, prompt, input_ids=ids, attention_mask=mask, prompt_lengths=[0, 3, 2]
+    )  # a list is fine
+    assert short.kwargs["attention_mask"][0, :3].tolist() == [0, 0, 0]
+    assert short.kwargs["attention_mask"][2, :3].tolist() == [1, 1, 0]
+    assert short.kwargs["position_ids"][0, 3:6].tolist() == [0, 1, 2]  # text starts at 0
+    assert short.kwargs["position_ids"][2, :3].tolist() == [0, 1, 0]  # unused slot: 0, masked
