@@ -1,7 +1,5 @@
 import json
 import math
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -251,33 +249,9 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path):
 
 
 def test_ddp_with_two_gloo_processes_trains_and_saves_once(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        str(SCRIPT),
-        str(tmp_path / "ddp"),
-        str(tmp_path / "ddp.safetensors"),
-    ]
-    # its own process group, so a hang cannot leave the two workers behind
-    process = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        pytest.fail(f"torchrun did not finish in 180 s: {stdout[-2000:]} {stderr[-4000:]}")
-    result = subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
+    from tests._subprocess import run_torchrun
+
+    result = run_torchrun(SCRIPT, tmp_path / "ddp", tmp_path / "ddp.safetensors")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert (
         "rank 0 finished at step 12" in result.stdout

@@ -6,10 +6,6 @@ ranks (a desynchronised collective would hang: the test's timeout catches it).""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,28 +15,15 @@ pytest.importorskip("torch_geometric")
 pytest.importorskip("rdkit")
 
 from modalprompt.core.io import load_tensors  # noqa: E402
+from tests._subprocess import run_torchrun  # noqa: E402
 
 SCRIPT = Path(__file__).with_name("_ddp_pretrain_script.py")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_pretraining_on_two_processes_keeps_the_ranks_in_step(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        str(SCRIPT), str(tmp_path),
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        stdout, stderr = process.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        pytest.fail(f"torchrun did not finish in 300 s: {stdout[-2000:]} {stderr[-4000:]}")
-    assert process.returncode == 0, stdout[-2000:] + stderr[-4000:]
+    result = run_torchrun(SCRIPT, tmp_path, timeout=300)
+    stdout, stderr = result.stdout, result.stderr
+    assert result.returncode == 0, stdout[-2000:] + stderr[-4000:]
     for name in ("attr_masking", "context_pred", "edge_pred", "graphclip"):
         rank0 = load_tensors(tmp_path / f"{name}.rank0.safetensors")
         rank1 = load_tensors(tmp_path / f"{name}.rank1.safetensors")
