@@ -21,6 +21,10 @@ continuation ends in the last column and ``logits_to_keep`` still covers only th
 (EPT's position-wise offset is defined for exactly ``max_length`` input tokens, so with EPT use
 one-token label words or ``rule="first"``.)
 
+With hundreds of multi-token words (KPT / SciPrompt verbalizers) a row per continuation repeats
+the whole prompt hundreds of times; :func:`continuation_log_probs` runs each prompt once and
+scores every continuation from its KV cache (plain transformers causal LMs, evaluation).
+
 :class:`AnswerSlotClassifier` wraps any model whose forward takes ``input_ids``,
 ``attention_mask`` and ``logits_to_keep`` and returns ``.logits``: a transformers causal LM
 (zero-shot), our ``prompt_tuning`` / ``ept`` / ``iapt`` models with ``task="lm"`` (the virtual
@@ -29,6 +33,7 @@ tokens go before the text; the last column stays the answer position), or a PEFT
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,7 +43,7 @@ from torch.nn import functional as F
 
 from modalprompt.nlp.verbalizers import _normalise_label_words, tokenize_label_words
 
-__all__ = ["AnswerWords", "AnswerSlotClassifier", "RULES"]
+__all__ = ["AnswerWords", "AnswerSlotClassifier", "RULES", "continuation_log_probs"]
 
 RULES = ("sum", "mean", "first")
 
@@ -283,3 +288,124 @@ class AnswerSlotClassifier(nn.Module):
             }
             predictions.append(self(**inputs)["logits"].argmax(-1).cpu())
         return torch.cat(predictions)
+
+
+def continuation_log_probs(
+    model: nn.Module,
+    input_ids: Tensor,
+    attention_mask: Tensor,
+    sequences: Sequence[Sequence[int]],
+    chunk_size: int = 128,
+) -> Tensor:
+    """Teacher-forced ``log p(sequence_k | row b)`` of many continuations, each prompt run once.
+
+    The left-padded prompts go through ``model`` once with ``use_cache=True`` (the LM head on the
+    last position only); the first token of every continuation is read there, and the rest of
+    each continuation runs on a copy of that row's KV cache, ``chunk_size`` continuations at a
+    time. Equal to running every ``prompt + continuation`` in full (tested), at a cost of about
+    ``sum(len(seq) - 1)`` tokens per prompt instead of ``K * (L + len)``.
+
+    Args:
+        model: A transformers causal LM, called with ``cache`` (``past_key_values`` before
+            transformers 5.24), ``position_ids``, ``use_cache`` and ``logits_to_keep``;
+            prompt-tuning wrappers are not supported.
+        input_ids, attention_mask: ``(B, L)`` prompts, **left-padded** (the last column real).
+        sequences: K non-empty token-id sequences (the continuations).
+        chunk_size: continuations per forward on the cache (memory: one cache copy per row).
+
+    Returns:
+        ``(B, K)`` float32 sums of the continuations' sub-token log-probabilities (divide by
+        the lengths for a length-normalised score).
+    """
+    if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or input_ids.numel() == 0:
+        shape = tuple(input_ids.shape) if isinstance(input_ids, Tensor) else type(input_ids)
+        raise ValueError(f"input_ids: expected a non-empty (B, L) tensor, got {shape}")
+    if not isinstance(attention_mask, Tensor) or attention_mask.shape != input_ids.shape:
+        shape = tuple(attention_mask.shape) if isinstance(attention_mask, Tensor) else None
+        raise ValueError(f"attention_mask: expected shape {tuple(input_ids.shape)}, got {shape}")
+    if bool((attention_mask[:, -1] == 0).any()):
+        raise ValueError("attention_mask: some rows end in padding; pad the prompts on the left")
+    seqs = [[int(t) for t in seq] for seq in sequences]
+    if not seqs or any(len(seq) == 0 for seq in seqs):
+        raise ValueError("sequences: expected one or more non-empty token-id sequences")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size: expected a positive int, got {chunk_size!r}")
+    device = input_ids.device
+    positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+    out = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=positions,
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    cache = getattr(out, "cache", None)
+    if cache is None:
+        cache = getattr(out, "past_key_values", None)
+    if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+        raise TypeError(
+            f"model: {type(model).__name__} returned no transformers KV cache; "
+            "continuation_log_probs needs a plain transformers causal LM"
+        )
+    first = F.log_softmax(out.logits[:, -1].float(), dim=-1)  # (B, V)
+    b = input_ids.shape[0]
+    heads = torch.tensor([seq[0] for seq in seqs], device=device)
+    scores = first[:, heads].clone()  # (B, K)
+    rest = [i for i, seq in enumerate(seqs) if len(seq) > 1]
+    for row in range(b):
+        if not rest:
+            break
+        next_position = int(positions[row, -1]) + 1
+        row_cache = copy.deepcopy(cache)
+        row_cache.batch_select_indices(torch.tensor([row], device=device))
+        for start in range(0, len(rest), chunk_size):
+            index = rest[start : start + chunk_size]
+            scores[row, index] += _cached_tail_log_probs(
+                model,
+                row_cache,
+                attention_mask[row],
+                next_position,
+                [seqs[i] for i in index],
+            )
+    return scores
+
+
+def _cached_tail_log_probs(
+    model: nn.Module,
+    row_cache: Any,
+    prompt_mask: Tensor,
+    next_position: int,
+    seqs: list[list[int]],
+) -> Tensor:
+    """``(n,)`` sum over tokens 2.. of each sequence of log p(token | the prompt, earlier ones);
+    ``row_cache`` holds one prompt's KV cache and is not changed."""
+    n, longest = len(seqs), max(len(seq) for seq in seqs) - 1
+    device = prompt_mask.device
+    inputs = torch.zeros((n, longest), dtype=torch.long, device=device)
+    targets = torch.zeros((n, longest), dtype=torch.long, device=device)
+    mask = torch.zeros((n, longest), dtype=prompt_mask.dtype, device=device)
+    for i, seq in enumerate(seqs):
+        inputs[i, : len(seq) - 1] = torch.tensor(seq[:-1], device=device)
+        targets[i, : len(seq) - 1] = torch.tensor(seq[1:], device=device)
+        mask[i, : len(seq) - 1] = 1
+    cache = copy.deepcopy(row_cache)
+    cache.batch_repeat_interleave(n)
+    full_mask = torch.cat([prompt_mask.unsqueeze(0).expand(n, -1), mask], dim=1)
+    positions = next_position + torch.arange(longest, device=device).unsqueeze(0).expand(n, -1)
+    logits = model(
+        input_ids=inputs,
+        attention_mask=full_mask,
+        position_ids=positions,
+        use_cache=True,
+        **{_cache_keyword(model): cache},
+    ).logits  # (n, longest, V)
+    picked = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return (picked * mask).sum(-1)
+
+
+def _cache_keyword(model: nn.Module) -> str:
+    """The forward's KV-cache argument: ``cache`` (transformers >= 5.24) or ``past_key_values``."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"

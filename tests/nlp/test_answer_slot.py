@@ -11,7 +11,7 @@ import torch
 from torch.nn import functional as F
 
 import modalprompt as mp
-from modalprompt.nlp.answer_slot import AnswerSlotClassifier, AnswerWords
+from modalprompt.nlp.answer_slot import AnswerSlotClassifier, AnswerWords, continuation_log_probs
 from modalprompt.nlp.classification import PromptCollator
 from modalprompt.nlp.templates import Template
 from modalprompt.nlp.tiny_models import tiny_causal_lm, tiny_roberta_tokenizer
@@ -252,3 +252,34 @@ def test_input_longer_than_the_positions_is_named(tokenizer):
     clf = AnswerSlotClassifier(model, clf.words)
     with pytest.raises(ValueError, match="num_virtual_tokens"):
         clf(torch.ones(1, 6, dtype=torch.long))
+
+
+# ------------------------------------------------------------------ cached continuations
+def test_cached_continuations_equal_full_teacher_forcing(tokenizer, decoder):
+    template = Template("{text_a} It was {mask}", tokenizer, decoder=True)
+    batch = PromptCollator(template, 64)(EXAMPLES)  # left-padded: rows of unequal length
+    words = ["terrible", "great", "no", "really boring indeed", "okay then"]
+    seqs = [tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in words]
+    assert any(len(s) == 1 for s in seqs) and any(len(s) > 2 for s in seqs)
+    with torch.no_grad():
+        got = continuation_log_probs(
+            decoder, batch["input_ids"], batch["attention_mask"], seqs, chunk_size=2
+        )
+    assert got.shape == (len(EXAMPLES), len(words))
+    for i, example in enumerate(EXAMPLES):
+        ids = template.encode(example, 64).input_ids
+        for k, seq in enumerate(seqs):
+            expected = sequence_log_prob(decoder, ids, seq)
+            assert got[i, k].item() == pytest.approx(expected, abs=1e-4), (i, words[k])
+
+
+def test_cached_continuations_refuse_bad_input(tokenizer, decoder):
+    ids = torch.tensor([[5, 6, 7]])
+    with pytest.raises(ValueError, match="sequences"):
+        continuation_log_probs(decoder, ids, torch.ones_like(ids), [[4], []])
+    with pytest.raises(ValueError, match="pad the prompts on the left"):
+        continuation_log_probs(decoder, ids, torch.tensor([[1, 1, 0]]), [[4]])
+    with pytest.raises(ValueError, match="chunk_size"):
+        continuation_log_probs(decoder, ids, torch.ones_like(ids), [[4, 5]], chunk_size=0)
+    with pytest.raises(ValueError, match="attention_mask"):
+        continuation_log_probs(decoder, ids, torch.ones(1, 2, dtype=torch.long), [[4]])
