@@ -194,6 +194,21 @@ def test_load_a_peft_adapter(tmp_path, kind):
         assert torch.equal(out.logits[real], expected[real])
     with pytest.raises(FileNotFoundError, match="directory: .* is not a PEFT adapter"):
         PromptTuningModel.from_peft(base, tmp_path / "missing")
+    # config overrides reach the loaded model (PEFT's own layout: virtual tokens first)
+    assert PromptTuningModel.from_peft(base, tmp_path, placement="start").config.placement == (
+        "start"
+    )
+
+
+def test_get_prompt_is_the_learned_prompt_repeated_per_row():
+    model = _pt(tiny_bert_classifier(), num_virtual_tokens=N)
+    assert model.get_prompt() is model.prompt_embeddings
+    batched = model.get_prompt(batch_size=3)
+    assert batched.shape == (3, N, 32)
+    for row in batched:
+        assert torch.equal(row, model.prompt_embeddings)
+    batched.sum().backward()  # every row is the same parameter: each contributes a gradient
+    assert torch.equal(model.prompt_embeddings.grad, torch.full((N, 32), 3.0))
 
 
 # ------------------------------------------------------------------------ init and config

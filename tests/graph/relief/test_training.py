@@ -265,3 +265,65 @@ def test_fit_relief_refuses_to_run_under_torchrun(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(RuntimeError, match="runs in one process .* WORLD_SIZE=2"):
         fit_relief(None, [], [])
+
+
+def test_core_trainer_forwards_data_and_arguments_to_fit_relief(monkeypatch, tmp_path):
+    """What ``ReliefModel.fit_phases`` hands to ``fit_relief`` and what it reports back."""
+    import types
+
+    import modalprompt.graph.relief.train as relief_train
+
+    calls = []
+
+    def recording_fit_relief(model, train, evaluation, **kwargs):
+        calls.append((model, train, evaluation, kwargs))
+        return types.SimpleNamespace(best_metric=0.625, best_epoch=3)
+
+    monkeypatch.setattr(relief_train, "fit_relief", recording_fit_relief)
+    graphs = procedural_graphs(6, num_tasks=1, seed=3)
+    model = _model()
+    args = mp.TrainingArguments(
+        verbose=False,
+        tensorboard=False,
+        device="cpu",
+        output_dir=str(tmp_path / "run"),
+        overwrite_output_dir=True,
+        eval_batch_size=7,
+    )
+    state = mp.Trainer(model, args, train_data=graphs[:4], eval_data=graphs[4:]).fit()
+    ((got_model, train, evaluation, kwargs),) = calls
+    assert got_model is model
+    assert train == graphs[:4] and evaluation == graphs[4:]
+    assert kwargs == {
+        "output_dir": str(tmp_path / "run"),
+        "resume_from": None,
+        "overwrite_output_dir": True,
+        "eval_batch_size": 7,
+        "device": "cpu",
+        "verbose": False,
+    }
+    assert (state.best_metric, state.best_step, state.finished) == (0.625, 3, True)
+    # without eval data RELIEF scores the training graphs; eval batches default to 512
+    calls.clear()
+    args = mp.TrainingArguments(verbose=True, tensorboard=False, device="cpu")
+    mp.Trainer(model, args, train_data=graphs[:4]).fit()
+    ((_, train, evaluation, kwargs),) = calls
+    assert evaluation == train == graphs[:4]
+    assert kwargs["eval_batch_size"] == 512 and kwargs["verbose"] is True
+    assert kwargs["output_dir"] is None and kwargs["overwrite_output_dir"] is False
+
+
+def test_relief_model_graph_losses_follow_its_task_type():
+    """Per-graph losses by hand: cross-entropy (multiclass), BCE over present tasks (multilabel)."""
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.3, -0.2]])
+    multiclass = _model(num_outputs=3, task_type="multiclass")
+    labels = torch.tensor([0, 2])
+    log_softmax = logits.log_softmax(-1)
+    expected = -torch.stack([log_softmax[0, 0], log_softmax[1, 2]])
+    assert torch.allclose(multiclass.graph_losses(logits, labels), expected)
+    multilabel = _model(num_outputs=3, task_type="multilabel")
+    targets = torch.tensor([[1.0, 0.0, float("nan")], [0.0, 1.0, 0.0]])
+    p = torch.sigmoid(logits)
+    bce = -(targets * p.log() + (1 - targets) * (1 - p).log())
+    expected = torch.stack([bce[0, :2].mean(), bce[1].mean()])
+    assert torch.allclose(multilabel.graph_losses(logits, targets), expected, atol=1e-6)
