@@ -24,11 +24,11 @@ def _uneven(n: int) -> list:
     return out
 
 
-def _setup(**overrides):
+def _setup(arch: str = "llama", **overrides):
     tokenizer = tiny_roberta_tokenizer()
     config = BayesPromptConfig.from_relations(REL2ID, tokenizer, svgd_iterations=20, **overrides)
     torch.manual_seed(0)
-    backbone = tiny_causal_lm("llama", vocab_size=config.vocab_size, max_positions=128)
+    backbone = tiny_causal_lm(arch, vocab_size=config.vocab_size, max_positions=128)
     model = mp.get_prompt_model(backbone, config)
     return tokenizer, model, RelationCollator(tokenizer, REL2ID, max_length=128, decoder=True)
 
@@ -42,8 +42,9 @@ def test_prompt_is_last_and_rows_are_left_padded():
     assert last == ["[obj]"] * 3  # the answer slot follows the prompt's closing marker
 
 
-def test_left_padded_batch_equals_each_row_alone():
-    _, model, collate = _setup()
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])  # rotary (shift-invariant) and absolute
+def test_left_padded_batch_equals_each_row_alone(arch):
+    _, model, collate = _setup(arch)
     model.eval()
     examples = _uneven(4)
     batch = collate(examples)
@@ -61,6 +62,27 @@ def test_right_padding_is_refused():
     ids, mask = batch["input_ids"].flip(1), batch["attention_mask"].flip(1)
     with pytest.raises(ValueError, match="left-padded"):
         model(ids, mask)
+
+
+def test_one_padded_last_column_is_refused():
+    _, model, collate = _setup()
+    batch = collate(_uneven(3))
+    mask = batch["attention_mask"].clone()
+    mask[0, -1] = 0  # only the answer position of one row is padding
+    with pytest.raises(ValueError, match="left-padded"):
+        model(batch["input_ids"], mask)
+
+
+def test_lm_head_runs_on_the_answer_position_only():
+    _, model, collate = _setup()
+    seen = []
+    head = model.backbone.get_output_embeddings()
+    handle = head.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0].shape))
+    batch = collate(_uneven(3))
+    with torch.no_grad():
+        model(batch["input_ids"], batch["attention_mask"])
+    handle.remove()
+    assert seen and all(shape[:2] == (3, 1) for shape in seen), seen
 
 
 def test_full_schedule_on_a_decoder_learns_and_makes_particles(tmp_path):
