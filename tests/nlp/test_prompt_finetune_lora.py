@@ -27,8 +27,7 @@ def _decoder_model(**overrides):
         "prompt_finetune",
         template="{text_a} It was {mask}",
         label_words=[["terrible"], ["great"]],
-        lora_r=4,
-        **overrides,
+        **{"lora_r": 4, **overrides},
     )
     return mp.get_prompt_model(backbone, config, tokenizer=tok), tok
 
@@ -83,3 +82,29 @@ def test_bad_lora_settings_are_named():
         mp.get_config("prompt_finetune", lora_r=0)
     with pytest.raises(ValueError, match="lora_target_modules"):
         _decoder_model(lora_target_modules=["no_such_module"])
+
+
+def test_lora_rank_scaling_and_dropout_come_from_the_config():
+    model, _ = _decoder_model(lora_r=3, lora_alpha=12.0, lora_dropout=0.25)
+    layers = [m for m in model.backbone.modules() if hasattr(m, "lora_A")]
+    assert layers
+    for layer in layers:
+        assert layer.r["default"] == 3
+        assert layer.lora_A["default"].weight.shape[0] == 3
+        assert layer.scaling["default"] == pytest.approx(12.0 / 3)
+        assert layer.lora_dropout["default"].p == pytest.approx(0.25)
+
+
+def test_missing_peft_is_named(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_peft(name, *args, **kwargs):
+        if name == "peft" or name.startswith("peft."):
+            raise ImportError("No module named 'peft'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_peft)
+    with pytest.raises(ImportError, match=r"config.lora_r: LoRA needs the peft package"):
+        _decoder_model()
