@@ -185,6 +185,53 @@ def test_resume_with_a_new_batch_size_keeps_the_position_in_examples(tmp_path):
     assert trainer.state.batch_in_epoch == 6 and trainer.state.global_step == 3
 
 
+def test_resume_with_a_batch_size_that_does_not_divide_the_examples(tmp_path):
+    _half_run(tmp_path, stop=4, save_every=3)  # 48 examples seen when step 3 was saved
+    trainer = mp.Trainer(
+        _model(),
+        _args(output_dir=str(tmp_path), batch_size=10, resume_with_changes=True),
+        train_data=make_dataset(),
+    )
+    with pytest.warns(UserWarning, match="batch_size: 16 -> 10"):
+        trainer._start("latest")
+    position = trainer.state.batch_in_epoch
+    assert position == 4 and isinstance(position, int)  # 4 whole batches of 10, not 4.8
+
+
+def test_resume_restores_the_best_state_and_its_metric(tmp_path):
+    evaluation = make_dataset(32, seed=1)
+    first = mp.Trainer(
+        _model(),
+        _args(output_dir=str(tmp_path)),
+        train_data=make_dataset(),
+        eval_data=evaluation,
+        callbacks=[_stop_at(7)],
+    )
+    with pytest.raises(_Stop):
+        first.fit()  # killed after epoch 0's evaluation and checkpoint (step 6)
+    assert first.best_state is not None
+    again = mp.Trainer(
+        _model(), _args(output_dir=str(tmp_path)), train_data=make_dataset(), eval_data=evaluation
+    )
+    again._start("latest")
+    assert again.best_state is not None and _equal(again.best_state, first.best_state)
+    assert again.state.best_metric == first.state.best_metric
+    assert again.state.best_step == first.state.best_step == 6
+
+
+def test_a_finished_run_resumed_with_more_epochs_trains_them(tmp_path):
+    model = _model()
+    _fit(model, output_dir=str(tmp_path))
+    before = _head(model)
+    again = _model()
+    with pytest.warns(UserWarning, match="max_epochs: 2 -> 3"):
+        trainer = _fit(
+            again, "latest", output_dir=str(tmp_path), max_epochs=3, resume_with_changes=True
+        )
+    assert trainer.state.global_step == 18 and trainer.state.finished
+    assert not _equal(_head(again), before)
+
+
 # ------------------------------------------------------------ 3. non-finite checkpoints
 def test_a_checkpoint_with_inf_is_never_written_or_named(tmp_path):
     model = _model()
