@@ -137,6 +137,52 @@ def test_changed_plan_or_state_is_refused_on_resume(tmp_path):
         fewer.run(resume_from="latest")
 
 
+def test_a_changed_plan_names_its_first_difference(tmp_path):
+    broken = TwoStage(crash_at=6)
+    with pytest.raises(Crash):
+        broken.runner(tmp_path).run()
+
+    def resume_with(plan):
+        runner = PhaseRunner(plan, state=TwoStage().runner(None).state, output_dir=tmp_path)
+        with pytest.raises(ValueError, match="plan differs") as err:
+            runner.run(resume_from="latest")
+        return str(err.value)
+
+    plan = TwoStage().plan()
+    plan[1] = Repeat(4, plan[1].phases)  # longer: the saved plan has no phase 7
+    assert "(7 phases saved, 9 now; first difference at phase 7: (none) saved vs fit@3 now)" in (
+        resume_with(plan)
+    )
+    plan = TwoStage().plan()
+    plan[1] = Repeat(2, plan[1].phases)  # shorter
+    assert "(7 phases saved, 5 now; first difference at phase 5: fit@2 saved vs (none) now)" in (
+        resume_with(plan)
+    )
+    plan = TwoStage().plan()
+    plan[0] = Phase("warm", plan[0].step, plan[0].batches)  # renamed: same length
+    assert "first difference at phase 0: warmup@0 saved vs warm@0 now" in resume_with(plan)
+
+
+def test_state_the_checkpoint_lacks_is_refused(tmp_path):
+    broken = TwoStage(crash_at=6)
+    with pytest.raises(Crash):
+        broken.runner(tmp_path).run()
+    more = TwoStage().runner(tmp_path)
+    more.state["extra"] = ValueState({"n": 0})
+    with pytest.raises(ValueError, match=r"holds state \['book', .*this run has .*'extra'"):
+        more.run(resume_from="latest")
+
+
+def test_a_resumed_run_keeps_its_run_id(tmp_path):
+    broken = TwoStage(crash_at=6)
+    first = broken.runner(tmp_path)
+    with pytest.raises(Crash):
+        first.run()
+    resumed = TwoStage().runner(tmp_path)
+    resumed.run(resume_from="latest")
+    assert resumed.run_id == first.run_id and len(first.run_id) == 12
+
+
 def test_new_run_refuses_a_used_folder_unless_overwriting(tmp_path):
     TwoStage().runner(tmp_path).run()
     with pytest.raises(ValueError, match="already holds checkpoints"):

@@ -304,3 +304,35 @@ def test_verbose_training_off_a_terminal_prints_throttled_progress_lines(capsys,
     total = trainer.total_steps
     assert lines and all(f"/{total} (" in line for line in lines)  # loss: when logged
     assert len(lines) < total  # throttled: not one per step
+
+
+def test_metrics_logger_writes_sorted_json_lines_and_scalars_to_its_writer(tmp_path):
+    """The TensorBoard path with a recording writer (tensorboard itself is optional)."""
+    from modalprompt.core.callbacks import MetricsLogger
+
+    class RecordingWriter:
+        def __init__(self):
+            self.scalars, self.flushed = [], 0
+
+        def add_scalar(self, tag, value, step):
+            self.scalars.append((tag, value, step))
+
+        def flush(self):
+            self.flushed += 1
+
+    logger = MetricsLogger(tmp_path, tensorboard=False)
+    logger.writer = RecordingWriter()
+    logger._write({"step": 3, "split": "train", "loss": 0.5, "lr": 0.1, "note": "x"})
+    logger._write({"split": "eval", "step": 4, "epoch": 1, "accuracy": 0.75})
+    logger._on_fit_end(None)
+    lines = (tmp_path / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines == [
+        '{"loss": 0.5, "lr": 0.1, "note": "x", "split": "train", "step": 3}',
+        '{"accuracy": 0.75, "epoch": 1, "split": "eval", "step": 4}',
+    ]
+    assert logger.writer.scalars == [
+        ("train/loss", 0.5, 3),
+        ("train/lr", 0.1, 3),
+        ("eval/accuracy", 0.75, 4),
+    ]  # not the step, the epoch or text
+    assert logger.writer.flushed == 1
