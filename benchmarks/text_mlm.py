@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import random
 import statistics
 import sys
@@ -265,17 +266,33 @@ def lmbff_section(args: argparse.Namespace, data: Path, tmp: Path) -> None:
                 dev,
             )
             rows.setdefault((task, "prompt FT"), []).append(test_acc(labeler, task))
-            labels, _, _ = timed("PCP 1: pseudo-label the pool", pseudo_label, labeler, pool)
+            labels, probs, _ = timed("PCP 1: pseudo-label the pool", pseudo_label, labeler, pool)
             truth = torch.tensor(
                 [LMBFF_PROMPTS[task].labels.index(str(e["orig_label"])) for e in pool]
             )
             pseudo_acc.setdefault(task, []).append(accuracy(labels, truth))
             del labeler
             template = Template(config.template, tokenizer)
-            for name, corpus in (
+            corpora = [
                 ("PCP", build_pcp_corpus(pool, labels, template, config.label_words)),
                 ("TAPT", build_tapt_corpus(pool)),
-            ):
+            ]
+            if args.pcp_gold:  # diagnostic: stage 2 with a perfect labeler
+                corpora.append(
+                    ("PCP gold", build_pcp_corpus(pool, truth, template, config.label_words))
+                )
+            if args.pcp_confidence:  # diagnostic: only confidently pseudo-labelled lines
+                keep = probs.max(-1).values >= args.pcp_confidence
+                kept = [e for e, k in zip(pool, keep.tolist()) if k]
+                print(
+                    f"    PCP conf: {len(kept)} of {len(pool)} pool lines kept, pseudo-label "
+                    f"acc on them {100 * accuracy(labels[keep], truth[keep]):.1f}",
+                    flush=True,
+                )
+                corpora.append(
+                    ("PCP conf", build_pcp_corpus(kept, labels[keep], template, config.label_words))
+                )
+            for name, corpus in corpora:
                 model = load_backbone(backbone)
                 ckpt = tmp / f"{name}_{task}_{seed}"
                 stage2 = f"{name} 2: continued pre-training"
@@ -313,13 +330,15 @@ def lmbff_section(args: argparse.Namespace, data: Path, tmp: Path) -> None:
                 f"  {task} seed {seed}: "
                 + ", ".join(
                     f"{m} {100 * rows[(task, m)][-1]:.1f}"
-                    for m in ("PCP", "prompt FT", "TAPT", "CLS-head FT")
+                    for m in ("PCP", "prompt FT", "TAPT", "CLS-head FT", "PCP gold", "PCP conf")
+                    if (task, m) in rows
                 )
                 + f" (pseudo-label acc {100 * pseudo_acc[task][-1]:.1f}; "
                 f"{time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
     methods = ("PCP", "prompt FT", "TAPT", "CLS-head FT", "zero-shot")
+    methods += tuple(m for m in ("PCP gold", "PCP conf") if (tasks[0], m) in rows)
     print(f"\nLM-BFF 16-shot test accuracy (%), mean ± std over {len(seeds)} split seed(s)")
     print(f"  {'task':<8}" + "".join(f"{m:>15}" for m in methods) + f"{'pseudo-label':>15}")
     for task in tasks:
@@ -417,12 +436,77 @@ def sciprompt_section(args: argparse.Namespace, data: Path) -> None:
                     f"calibration; {time.perf_counter() - t:.0f} s)",
                     flush=True,
                 )
+                if shots == 0 and args.sci_teacher_forced:
+                    t = time.perf_counter()
+                    for rule, value in teacher_forced_zero_shot(model, pool, test, gold).items():
+                        rows.setdefault((f"{name}, {rule}", "zero-shot"), []).append(value)
+                        print(f"  {name}, zero-shot, {rule}: {100 * value:.1f}", flush=True)
+                    print(f"  (teacher-forced scoring: {time.perf_counter() - t:.0f} s)")
                 del model
     settings = ["zero-shot", *(f"{s}-shot" for s in shots_list)]
     print(f"\nEmerging NLP test accuracy (%), chance {100 / len(classes):.1f}")
     print(f"  {'verbalizer':<28}" + "".join(f"{s:>15}" for s in settings))
     for name in verbalizers:
         print(f"  {name:<28}" + "".join(f"{spread(rows[(name, s)]):>15}" for s in settings))
+    for (name, _), values in rows.items():
+        if name not in verbalizers:  # the teacher-forced diagnostic rows, zero-shot only
+            print(f"  {name:<28}{spread(values):>15}")
+
+
+def teacher_forced_zero_shot(
+    model: nn.Module, pool: list[dict], test: list[dict], gold: torch.Tensor, batch_size: int = 4
+) -> dict[str, float]:
+    """Zero-shot accuracy of a calibrated SciPrompt model with its kept terms scored exactly.
+
+    The masked-LM rule (KPT's, used by the rows above) reads every sub-token of a term at the
+    one answer position and averages their logits; on a decoder the faithful score of a term is
+    its teacher-forced log-probability as the continuation (``continuation_log_probs``: each
+    abstract runs once, every term from its KV cache). Here that score replaces the term logit
+    ``l_{c,j}`` and everything else stays SciPrompt's: softmax over the kept terms, the pruning
+    already done by ``calibrate``, the softmax(alpha)-weighted sum per class. Calibration divides
+    by the mean term distribution over the unlabelled pool (KPT normalises the mean logits
+    instead; with exact log-probabilities the mean probability is the prior). Rules: ``sum``
+    (the term's log-probability) and ``mean`` (per sub-token, length-normalised).
+    """
+    from modalprompt.nlp.answer_slot import continuation_log_probs
+
+    verbalizer = model.verbalizer
+    kept = verbalizer.word_mask.nonzero().tolist()
+    seqs = [verbalizer.label_word_ids[c, j][verbalizer.token_mask[c, j]].tolist() for c, j in kept]
+    lengths = torch.tensor([float(len(s)) for s in seqs])
+    rows_, cols_ = (list(x) for x in zip(*kept))
+    collate = model.collator()
+
+    def term_log_probs(examples: list[dict]) -> torch.Tensor:  # (N, K)
+        out = []
+        for i in range(0, len(examples), batch_size):
+            batch = collate(examples[i : i + batch_size])
+            with torch.no_grad():
+                out.append(
+                    continuation_log_probs(
+                        model.backbone, batch["input_ids"], batch["attention_mask"], seqs
+                    ).cpu()
+                )
+        return torch.cat(out)
+
+    def per_class(flat: torch.Tensor) -> torch.Tensor:  # (N, K) -> (N, C, W) term probabilities
+        full = torch.full((flat.shape[0], *verbalizer.word_mask.shape), float("-inf"))
+        full[:, rows_, cols_] = flat
+        return verbalizer.normalise(full.to(verbalizer.word_mask.device))
+
+    prior_flat, test_flat = term_log_probs(pool), term_log_probs(test)
+    results = {}
+    for rule in ("sum", "mean"):
+        scale = lengths if rule == "mean" else 1.0
+        probs, prior = per_class(test_flat / scale), per_class(prior_flat / scale).mean(0)
+        for calibrated in (False, True):
+            p = probs / (prior + 1e-15) if calibrated else probs
+            p = p / p.sum((1, 2), keepdim=True)
+            with torch.no_grad():
+                logits = verbalizer.aggregate(torch.log(p + 1e-15))
+            label = f"teacher-forced {rule}" + (", calibrated" if calibrated else "")
+            results[label] = accuracy(logits.cpu(), gold)
+    return results
 
 
 def _emerging_train(root: Path, classes: list[str]) -> dict[int, list[dict]]:
@@ -451,17 +535,24 @@ def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
         raise SystemExit(f"--data: {root}/k-shot not found (SemEval is needed)")
     quick = args.quick
     shots_list = [1] if quick else args.bayes_shots
-    epochs = 1 if quick else 2
+    curve = args.bayes_curve
     n_test = 16 if quick else 160
     n_domain = 19 if quick else 160
     rel2id = read_rel2id(root / "rel2id.json")
     rng = random.Random(0)
     test = rng.sample(read_relations(root / "test.txt"), n_test)
     domain = rng.sample(read_relations(root / "train.txt"), n_domain)  # unlabelled: the GMM's
+    schedule = (
+        "1 epoch"
+        if quick
+        else f"{args.bayes_epochs} epochs"
+        if args.bayes_epochs
+        else f"at least {args.bayes_min_steps} steps and 2 epochs"
+    )
     print(
         f"\n== 3. BayesPrompt vs KnowPrompt on SemEval-2010 Task 8 ({len(rel2id)} relations), "
-        f"{MODEL}, {shots_list}-shot split 1: {epochs} epochs of batch 8 (BayesPrompt: the first "
-        f"is KnowPrompt's collection epoch), lr {FULL_LR}, whole model; GMM on {n_domain} "
+        f"{MODEL}, {shots_list}-shot split 1: {schedule} of batch 8 (BayesPrompt: the first "
+        f"epoch is KnowPrompt's collection epoch), lr {FULL_LR}, whole model; GMM on {n_domain} "
         f"unlabelled training sentences; test subset of {n_test}",
         flush=True,
     )
@@ -469,6 +560,12 @@ def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
     rows: dict[tuple[int, str], tuple[float, float]] = {}
     for shots in shots_list:
         train = read_relations(root / "k-shot" / f"{shots}-1" / "train.txt")
+        steps_per_epoch = math.ceil(len(train) / 8)
+        epochs = (
+            1
+            if quick
+            else args.bayes_epochs or max(2, math.ceil(args.bayes_min_steps / steps_per_epoch))
+        )
         for method in ("BayesPrompt", "KnowPrompt"):
             t = time.perf_counter()
             tok = copy.deepcopy(tokenizer)  # the config adds the marker and answer tokens
@@ -483,24 +580,28 @@ def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
                 weight_decay=0.01,
                 warmup_ratio=0.1,
                 scheduler="linear",
-                eval_strategy="no",
+                eval_strategy="epoch" if curve else "no",
+                restore_best=False,  # the last state is scored; the curve selects nothing
                 seed=1,
-                verbose=False,
+                verbose=curve,
                 tensorboard=False,
             )
+            curve_data = test if curve else None
             if method == "BayesPrompt":
                 trainer = fit_bayesprompt(
-                    model, train, None, collate, training, domain_examples=domain
+                    model, train, curve_data, collate, training, domain_examples=domain
                 )
             else:
-                trainer = Trainer(model, training, train_data=train, collate_fn=collate)
+                trainer = Trainer(
+                    model, training, train_data=train, eval_data=curve_data, collate_fn=collate
+                )
                 trainer.fit()
             metrics = trainer.evaluate(test)
             rows[(shots, method)] = (metrics["micro_f1"], metrics["accuracy"])
             print(
                 f"  {shots}-shot {method}: micro-F1 {100 * metrics['micro_f1']:.1f}, accuracy "
                 f"{100 * metrics['accuracy']:.1f} ({len(train)} sentences, "
-                f"{time.perf_counter() - t:.0f} s)",
+                f"{epochs} epochs, {time.perf_counter() - t:.0f} s)",
                 flush=True,
             )
             del model, trainer
@@ -527,6 +628,36 @@ def main() -> None:
     )
     parser.add_argument(
         "--bayes-shots", type=int, nargs="+", default=[5, 16], help="SemEval k-shot splits"
+    )
+    parser.add_argument(
+        "--bayes-epochs", type=int, default=None, help="SemEval epochs (the first: collection)"
+    )
+    parser.add_argument(
+        "--bayes-min-steps",
+        type=int,
+        default=72,
+        help="without --bayes-epochs: enough epochs (at least 2) for this many steps of 8",
+    )
+    parser.add_argument(
+        "--bayes-curve",
+        action="store_true",
+        help="score the SemEval test subset after every epoch (a learning curve; selects nothing)",
+    )
+    parser.add_argument(
+        "--sci-teacher-forced",
+        action="store_true",
+        help="diagnostic rows: zero-shot SciPrompt with terms scored by teacher forcing",
+    )
+    parser.add_argument(
+        "--pcp-gold",
+        action="store_true",
+        help="diagnostic row: PCP's stage 2 on the pool's true labels (a perfect labeler)",
+    )
+    parser.add_argument(
+        "--pcp-confidence",
+        type=float,
+        default=0.0,
+        help="diagnostic row: PCP's stage 2 on pool lines pseudo-labelled at least this sure",
     )
     args = parser.parse_args()
     if hasattr(sys.stdout, "reconfigure"):

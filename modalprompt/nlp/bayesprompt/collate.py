@@ -24,7 +24,7 @@ class RelationCollator:
         rel2id: Relation name → class id.
         max_length: Longest input; only the marked sentence is truncated.
         decoder: For a causal LM: the marked sentence first, then the prompt without a mask
-            (``[sub] S [sub] [obj] O [obj]``, the answer slot is the next token), left-padded.
+            (``[sub] S [sub] [obj] O [obj] .``, the answer slot is the next token), left-padded.
             Otherwise (masked LM) the prompt with the mask first, then the sentence.
     """
 

@@ -123,8 +123,15 @@ def mark_sentence(example: RelationExample) -> str:
 
 def relation_prompt(example: RelationExample, mask_token: str | None) -> str:
     """``[sub] SUBJECT [sub] <mask> [obj] OBJECT [obj] .``; with ``mask_token=None`` (a causal
-    LM, whose answer slot is the next token) ``[sub] SUBJECT [sub] [obj] OBJECT [obj]``."""
+    LM, whose answer slot is the next token) ``[sub] SUBJECT [sub] [obj] OBJECT [obj] .``.
+
+    On a decoder the answer is read from the last input position, so that position must not be
+    ``[obj]``: BayesPrompt writes a random particle average into the ``[sub]``/``[obj]`` rows
+    every batch, and with ``[obj]`` last the answer was read straight off that noise (on
+    SmolLM2, 5-shot SemEval, BayesPrompt stayed at micro-F1 0.20-0.25 over 8 epochs while the
+    same model without particles climbed to 0.38). The masked LM reads ``<mask>``, a fixed
+    token; the closing ``.`` plays that part here."""
     sub, obj = PROMPT_MARKERS
     if mask_token is None:
-        return f"{sub} {example.subject_text} {sub} {obj} {example.object_text} {obj}"
+        return f"{sub} {example.subject_text} {sub} {obj} {example.object_text} {obj} ."
     return f"{sub} {example.subject_text} {sub} {mask_token} {obj} {example.object_text} {obj} ."

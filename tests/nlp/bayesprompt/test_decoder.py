@@ -38,8 +38,14 @@ def test_prompt_is_last_and_rows_are_left_padded():
     batch = collate(_uneven(3))
     assert model.decoder and bool((batch["attention_mask"][:, -1] == 1).all())
     assert bool((batch["attention_mask"][:, 0] == 0).any())  # rows differ in length
-    last = tokenizer.convert_ids_to_tokens(batch["input_ids"][:, -1].tolist())
-    assert last == ["[obj]"] * 3  # the answer slot follows the prompt's closing marker
+    # the answer slot follows the prompt's closing marker and a fixed " .": the answer is never
+    # read off a [sub]/[obj] row, which BayesPrompt overwrites with particle averages
+    markers = set(tokenizer.convert_tokens_to_ids(["[sub]", "[obj]"]))
+    for row in batch["input_ids"].tolist():
+        closing = max(i for i, t in enumerate(row) if t in markers)
+        assert tokenizer.convert_ids_to_tokens(row[closing]) == "[obj]"
+        assert tokenizer.decode(row[closing + 1 :]) == " ."
+        assert row[-1] not in markers
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])  # rotary (shift-invariant) and absolute
