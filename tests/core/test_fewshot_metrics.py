@@ -147,3 +147,20 @@ def test_per_class_split_count_edges():
             per_class_split(LABELS, [1, bad], seed=0)
     with pytest.raises(ValueError, match="^labels: expected integer class labels"):
         per_class_split([0.5], [1], seed=0)
+
+
+def test_roc_auc_by_pair_counting_on_one_task():
+    # positives (0.35, 0.8) vs negatives (0.1, 0.4, 0.35): pairs won 1+0+0.5 and 1+1+1 of 6
+    scores = np.array([0.1, 0.4, 0.35, 0.8, 0.35])
+    target = np.array([0, 0, 1, 1, 0])
+    assert roc_auc(scores, target) == pytest.approx(4.5 / 6)
+    assert roc_auc(torch.tensor(scores), torch.tensor(target)) == pytest.approx(4.5 / 6)
+    with pytest.raises(ValueError, match=r"scores \(5, 1\) and target \(4, 1\) must have one"):
+        roc_auc(scores, target[:4])
+
+
+def test_roc_auc_skips_a_task_without_any_label():
+    scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.4]])
+    target = np.array([[1, np.nan], [0, np.nan], [1, np.nan]])
+    with pytest.warns(UserWarning, match=r"skipped 1 of 2 task\(s\) with one class only"):
+        assert roc_auc(scores, target) == pytest.approx(1.0)
