@@ -110,3 +110,98 @@ def test_an_exemption_needs_a_reason(monkeypatch):
 
     with pytest.raises(TypeError, match="non-empty reason"):
         mp.check_prompt_model(_model(NoReason, monkeypatch), _batch())
+
+
+# ------------------------------------------------------- the contract's other checks, each planted
+_UNSEEDED = torch.Generator().manual_seed(0)  # advances with every build
+
+
+class _GlobalRngPrompt(_PromptedProbe):
+    """Draws its prompt from a generator config.seed does not reach."""
+
+    def __init__(self, backbone: nn.Module, config) -> None:
+        super().__init__(backbone, config)
+        with torch.no_grad():
+            self.prompt.copy_(torch.randn(8, generator=_UNSEEDED))
+
+
+class _NonFiniteLoss(_PromptedProbe):
+    def training_step(self, batch):
+        out = super().training_step(batch)
+        return {**out, "loss": out["loss"] * float("inf")}
+
+
+class _VectorLoss(_PromptedProbe):
+    def training_step(self, batch):
+        out = super().training_step(batch)
+        return {**out, "loss": out["loss"].repeat(2)}
+
+
+class _LeakyBackbone(_PromptedProbe):
+    """Puts the backbone back in train mode on ``train()`` (BatchNorm statistics would move)."""
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for module in self.backbone.modules():
+            module.training = mode
+        return self
+
+
+class _GradientsOnBackbone(_PromptedProbe):
+    def __init__(self, backbone: nn.Module, config) -> None:
+        super().__init__(backbone, config)
+        self.backbone.linear.weight.requires_grad_(True)
+
+
+class _NothingTrainable(_PromptedProbe):
+    def named_trainable_parameters(self):
+        return iter(())
+
+
+class _Counted(_PromptedProbe):
+    calls: list = []
+
+    def validation_step(self, batch):
+        self.calls.append(1)
+        return super().validation_step(batch)
+
+
+@pytest.mark.parametrize(
+    ("cls", "message"),
+    [
+        (_GlobalRngPrompt, r"config.seed does not decide the new parameters \['prompt'\]"),
+        (_NonFiniteLoss, r"loss must be a finite scalar, got inf"),
+        (_VectorLoss, r"loss must be a finite scalar"),
+        (_LeakyBackbone, r"backbone modules in train mode after model.train\(\): \[''"),
+        (_GradientsOnBackbone, r"backbone parameters require grad: \['linear.weight'\]"),
+        (_NothingTrainable, r"the model has no trainable parameters"),
+    ],
+)
+def test_each_breach_of_the_contract_is_caught_and_named(monkeypatch, cls, message):
+    with pytest.raises(AssertionError, match=message):
+        mp.check_prompt_model(_model(cls, monkeypatch), _batch())
+
+
+def test_the_default_comparison_is_validation_step(monkeypatch):
+    """After save -> load, ``validation_step`` outputs are compared (a custom eval_fn replaces
+    them): a model whose reloaded copy scores differently is caught."""
+    _Counted.calls.clear()
+    mp.check_prompt_model(_model(_Counted, monkeypatch), _batch())
+    assert len(_Counted.calls) == 2  # before and after the reload
+    with pytest.raises(AssertionError, match="differs after save/load"):
+        mp.check_prompt_model(
+            _model(_PromptedProbe, monkeypatch),
+            _batch(),
+            eval_fn=lambda m, b: {"id": torch.tensor(float(id(m)))},
+        )
+
+
+def test_more_than_ten_missing_parameters_are_cut_with_an_ellipsis():
+    from modalprompt.core.testing import _missing_message
+
+    ten = _missing_message("got nothing", [f"p{i}" for i in range(10)], {})
+    eleven = _missing_message("got nothing", [f"p{i}" for i in range(11)], {"x*": "why"})
+    assert ten.startswith("10 got nothing: ['p0',") and "p9'] " not in ten and " ..." not in ten
+    assert "'p9']" in ten
+    assert eleven.startswith("11 got nothing: ['p0',") and "'p9'] ..." in eleven
+    assert "'p10'" not in eleven and "'x*': why" in eleven
