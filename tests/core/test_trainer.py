@@ -336,3 +336,27 @@ def test_metrics_logger_writes_sorted_json_lines_and_scalars_to_its_writer(tmp_p
         ("eval/accuracy", 0.75, 4),
     ]  # not the step, the epoch or text
     assert logger.writer.flushed == 1
+
+
+def test_lambda_callback_accepts_every_hook_and_names_an_unknown_one():
+    from modalprompt.core.callbacks import LambdaCallback
+
+    seen = []
+    hooks = {
+        "on_fit_start": lambda t: seen.append("fit_start"),
+        "on_step_end": lambda t, logs: seen.append("step_end"),
+        "on_evaluate": lambda t, m: seen.append("evaluate"),
+        "on_epoch_end": lambda t: seen.append("epoch_end"),
+        "on_fit_end": lambda t: seen.append("fit_end"),
+    }
+    callback = LambdaCallback(**hooks)
+    callback.on_fit_start(None)
+    callback.on_step_end(None, {})
+    callback.on_evaluate(None, {})
+    callback.on_epoch_end(None)
+    callback.on_fit_end(None)
+    assert seen == ["fit_start", "step_end", "evaluate", "epoch_end", "fit_end"]
+    with pytest.raises(
+        ValueError, match=r"unknown hook\(s\) \['on_step'\]; valid: \['on_epoch_end'"
+    ):
+        LambdaCallback(on_step=lambda t, logs: None)

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -327,3 +328,36 @@ def test_relief_model_graph_losses_follow_its_task_type():
     bce = -(targets * p.log() + (1 - targets) * (1 - p).log())
     expected = torch.stack([bce[0, :2].mean(), bce[1].mean()])
     assert torch.allclose(multilabel.graph_losses(logits, targets), expected, atol=1e-6)
+
+
+def test_ppo_state_round_trips_reward_statistics_and_entropy_coefficient():
+    model = _model()
+    ppo = HybridPPO(model.policy, model.critic, model.config)
+    ppo.reward_stats.mean = np.array(0.25)
+    ppo.reward_stats.var = np.array(2.5)
+    ppo.reward_stats.count = 17.0
+    ppo.entropy_coef = 0.0125
+    state = ppo.state_dict()
+    fresh = HybridPPO(model.policy, model.critic, model.config)
+    fresh.load_state_dict(state)
+    assert fresh.reward_stats.mean == 0.25 and fresh.reward_stats.mean.dtype == np.float64
+    assert fresh.reward_stats.var == 2.5 and fresh.reward_stats.var.dtype == np.float64
+    assert fresh.reward_stats.count == 17.0 and fresh.entropy_coef == 0.0125
+    fewer = HybridPPO(model.policy, model.critic, model.config)
+    state["actor_optimizers"] = state["actor_optimizers"][:1]
+    with pytest.raises(ValueError, match=r"actor_optimizers: 1 saved, 2 ensemble members now"):
+        fewer.load_state_dict(state)
+
+
+def test_prompt_coverage_and_magnitude_by_hand():
+    from modalprompt.graph.relief.rollout import prompt_statistics
+
+    # graph 0: nodes 0-2 (node 1 prompted, norm 5); graph 1: nodes 3-4 (both, norms 1 and 2);
+    # graph 2 has no node at all (counts as 0 coverage, never a division by zero)
+    prompt = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
+    batch = torch.tensor([0, 0, 0, 1, 1])
+    stats = prompt_statistics(prompt, batch, num_graphs=3)
+    assert stats["pcr"] == pytest.approx((1 / 3 + 1.0 + 0.0) / 3)
+    assert stats["apm"] == pytest.approx((5.0 + 1.0 + 2.0) / 3)
+    nothing = prompt_statistics(torch.zeros(5, 2), batch, num_graphs=2)
+    assert nothing == {"pcr": 0.0, "apm": 0.0}
