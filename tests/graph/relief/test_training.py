@@ -353,11 +353,12 @@ def test_prompt_coverage_and_magnitude_by_hand():
     from modalprompt.graph.relief.rollout import prompt_statistics
 
     # graph 0: nodes 0-2 (node 1 prompted, norm 5); graph 1: nodes 3-4 (both, norms 1 and 2);
-    # graph 2 has no node at all (counts as 0 coverage, never a division by zero)
-    prompt = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
-    batch = torch.tensor([0, 0, 0, 1, 1])
-    stats = prompt_statistics(prompt, batch, num_graphs=3)
-    assert stats["pcr"] == pytest.approx((1 / 3 + 1.0 + 0.0) / 3)
-    assert stats["apm"] == pytest.approx((5.0 + 1.0 + 2.0) / 3)
-    nothing = prompt_statistics(torch.zeros(5, 2), batch, num_graphs=2)
+    # graph 2: one node (prompted, norm 1); graph 3 has no node at all (coverage 0, never a
+    # division by zero)
+    prompt = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [0.0, 1.0], [2.0, 0.0], [1.0, 0.0]])
+    batch = torch.tensor([0, 0, 0, 1, 1, 2])
+    stats = prompt_statistics(prompt, batch, num_graphs=4)
+    assert stats["pcr"] == pytest.approx((1 / 3 + 1.0 + 1.0 + 0.0) / 4)
+    assert stats["apm"] == pytest.approx((5.0 + 1.0 + 2.0 + 1.0) / 4)
+    nothing = prompt_statistics(torch.zeros(6, 2), batch, num_graphs=3)
     assert nothing == {"pcr": 0.0, "apm": 0.0}
