@@ -351,7 +351,8 @@ def continuation_log_probs(
     b = input_ids.shape[0]
     heads = torch.tensor([seq[0] for seq in seqs], device=device)
     scores = first[:, heads].clone()  # (B, K)
-    rest = [i for i, seq in enumerate(seqs) if len(seq) > 1]
+    # chunks of similar length: a chunk runs as long as its longest continuation
+    rest = sorted((i for i, seq in enumerate(seqs) if len(seq) > 1), key=lambda i: len(seqs[i]))
     for row in range(b):
         if not rest:
             break
