@@ -373,6 +373,26 @@ def test_latest_skips_a_corrupt_newest_checkpoint(tmp_path):
         )._start(tmp_path / "checkpoint-6")
 
 
+def test_latest_uses_the_previous_version_of_a_checkpoint_whose_save_was_interrupted(tmp_path):
+    _fit(_model(), output_dir=str(tmp_path), save_every=2, save_total_limit=3, max_steps=6)
+    # killed while re-saving checkpoint-6: the old version was moved aside, the new one is not in
+    (tmp_path / "checkpoint-6").rename(tmp_path / ".checkpoint-6.old")
+    with pytest.warns(
+        UserWarning,
+        match=r"using .*\.checkpoint-6\.old: a save of checkpoint-6 was interrupted after moving "
+        r"this previous version aside",
+    ):
+        assert latest_checkpoint(tmp_path) == tmp_path / ".checkpoint-6.old"
+    trainer = mp.Trainer(
+        _model(),
+        _args(output_dir=str(tmp_path), save_every=2, save_total_limit=3, max_steps=6),
+        train_data=make_dataset(),
+    )
+    with pytest.warns(UserWarning, match="interrupted"):
+        trainer._start("latest")
+    assert trainer.state.global_step == 6
+
+
 def test_a_save_killed_between_its_renames_is_recovered(tmp_path, monkeypatch):
     model, folder = _saved(tmp_path)
     import modalprompt.core.io as io
