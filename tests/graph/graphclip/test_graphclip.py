@@ -132,3 +132,15 @@ def test_node_level_view_lets_gpf_use_the_encoder():
     assert model.global_prompt.grad is not None and model.global_prompt.grad.abs().sum() > 0
     assert all(p.grad is None for p in enc.parameters())
     assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())
+
+
+def test_class_embeddings_are_stored_unit_norm_per_class():
+    enc = GraphClipEncoder(32, hidden=16, out_dim=24, num_layers=1, heads=2)
+    model = GraphClipModel(enc, GraphClipConfig(num_classes=3))
+    raw = torch.tensor([[3.0, 4.0] + [0.0] * 22, [0.0] * 23 + [2.0], [1.0] * 24])
+    model.set_class_embeddings(raw)
+    assert torch.allclose(model.class_embeddings, raw / raw.norm(dim=1, keepdim=True))
+    with pytest.raises(ValueError, match=r"expected 3 classes, got 2"):
+        model.set_class_embeddings(torch.randn(2, 24))
+    with pytest.raises(ValueError, match=r"dimension \(32,\) does not match .* output 24"):
+        model.set_class_embeddings(torch.randn(3, 32))
