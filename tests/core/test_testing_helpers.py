@@ -115,3 +115,43 @@ def test_annotations_are_named_for_people():
     assert _hint_text(int) == "int"
     assert _hint_text(list[int]) == "list[int]"
     assert _hint_text(typing.Optional[int]) == "Optional[int]"  # noqa: UP045
+
+
+@pytest.mark.parametrize(
+    ("minimum", "maximum", "inclusive", "text"),
+    [
+        (None, None, True, ""),
+        (0, None, True, " >= 0"),
+        (0, None, False, " > 0"),
+        (None, 1, True, " <= 1"),
+        (None, 1, False, " < 1"),
+        (0, 1, True, " in [0, 1]"),
+        (0, 1, False, " in (0, 1)"),
+    ],
+)
+def test_config_bounds_are_written_as_intervals(minimum, maximum, inclusive, text):
+    from modalprompt.core.config import _bounds
+
+    assert _bounds(minimum, maximum, inclusive) == text
+
+
+def test_register_task_keeps_what_it_is_given_and_refuses_an_empty_method_list(monkeypatch):
+    from modalprompt.core import tasks
+
+    monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))
+
+    @tasks.register_task("any/kept", description="one line", methods=["gpf", "linear_probe"])
+    def build(**kwargs):
+        raise AssertionError("not built here")
+
+    spec = tasks._TASKS["any/kept"]
+    assert (spec.name, spec.builder, spec.description) == ("any/kept", build, "one line")
+    assert spec.methods == ("gpf", "linear_probe")
+    tasks.register_task("any/open", description="d")(build)
+    assert tasks._TASKS["any/open"].methods is None
+    with pytest.raises(
+        ValueError, match=r"register_task\('any/none'\): methods must name at least"
+    ):
+        tasks.register_task("any/none", description="d", methods=[])
+    with pytest.raises(ValueError, match=r"name must be '<domain>/<task>', got 'flat'"):
+        tasks.register_task("flat", description="d")
