@@ -370,3 +370,35 @@ def test_prompt_lengths_are_validated_per_row_and_zero_unused_slots_change_nothi
     assert short.kwargs["attention_mask"][2, :3].tolist() == [1, 1, 0]
     assert short.kwargs["position_ids"][0, 3:6].tolist() == [0, 1, 2]  # text starts at 0
     assert short.kwargs["position_ids"][2, :3].tolist() == [0, 1, 0]  # unused slot: 0, masked
+
+
+def test_seq2seq_generation_passes_the_padding_mask_to_the_encoder():
+    model = tiny_t5()
+    prompt = _prompt()
+    ids = torch.tensor([[5, 6, 7, 8, 1], [9, 10, 1, 0, 0]])  # the second row is padded
+    mask = (ids != 0).long()
+    kwargs = {
+        "max_new_tokens": 3,
+        "min_new_tokens": 3,
+        "do_sample": False,
+        "return_dict_in_generate": True,
+        "output_scores": True,
+    }
+    out = generate_with_prompt(model, prompt, ids, mask, **kwargs)
+    embeds = torch.cat([prompt.expand(2, -1, -1), model.get_input_embeddings()(ids)], 1)
+    full_mask = torch.cat([torch.ones(2, N, dtype=torch.long), mask], 1)
+    with torch.no_grad():
+        expected = model.generate(inputs_embeds=embeds, attention_mask=full_mask, **kwargs)
+        unmasked = model.generate(inputs_embeds=embeds, **kwargs)
+    assert torch.equal(out.sequences, expected.sequences)
+    assert all(torch.equal(a, b) for a, b in zip(out.scores, expected.scores))
+    # the mask matters for the padded row's scores
+    assert not torch.allclose(expected.scores[0][1], unmasked.scores[0][1])
+
+
+def test_generation_length_is_checked_for_per_row_prompts():
+    model = tiny_causal_lm("gpt2")  # 64 positions
+    ids = torch.ones(2, 50, dtype=torch.long)
+    prompt = torch.randn(2, N, 32)  # (B, n, D)
+    with pytest.raises(ValueError, match=r"max_new_tokens: 3 virtual \+ 50 input \+ 20 new"):
+        generate_with_prompt(model, prompt, ids, max_new_tokens=20)
