@@ -155,3 +155,32 @@ def test_register_task_keeps_what_it_is_given_and_refuses_an_empty_method_list(m
         tasks.register_task("any/none", description="d", methods=[])
     with pytest.raises(ValueError, match=r"name must be '<domain>/<task>', got 'flat'"):
         tasks.register_task("flat", description="d")
+
+
+@pytest.mark.parametrize(
+    ("tree", "path"),
+    [
+        (object(), "/"),
+        ({"a": [1, (2, object())]}, "/a/1/1"),
+        ({0: {"b": object()}}, "/0/b"),
+        ({(1, object()): 2}, "/key/1"),
+    ],
+)
+def test_a_value_a_checkpoint_cannot_hold_is_named_by_its_path(tree, path):
+    from modalprompt.core.state_tree import split_tensors
+
+    with pytest.raises(
+        TypeError, match=rf"^state at {path}: cannot store a object in a checkpoint"
+    ):
+        split_tensors(tree)
+
+
+def test_tensor_keys_carry_their_path_and_round_trip():
+    from modalprompt.core.state_tree import join_tensors, split_tensors
+
+    tree = {"opt": [torch.ones(2), {"m": torch.zeros(1)}], 3: (torch.full((1,), 2.0), "x")}
+    skeleton, tensors = split_tensors(tree)
+    assert sorted(tensors) == ["/3/0#2", "/opt/0#0", "/opt/1/m#1"]
+    back = join_tensors(skeleton, tensors)
+    assert torch.equal(back["opt"][0], torch.ones(2)) and back[3][1] == "x"
+    assert isinstance(back[3], tuple) and torch.equal(back[3][0], torch.full((1,), 2.0))
