@@ -398,6 +398,14 @@ def sciprompt_section(args: argparse.Namespace, data: Path) -> None:
         "weighted (terms + scores)": (terms, scores, 0.5),
         "class name alone": ([t[:1] for t in terms], [s[:1] for s in scores], 0.0),
     }
+    for floor in args.sci_min_scores:  # diagnostic: only terms the official filter scored high
+        kept = [[(t, w) for t, w in zip(ts, ws) if w >= floor] for ts, ws in zip(terms, scores)]
+        verbalizers[f"weighted, score >= {floor:g}"] = (
+            [[t for t, _ in row] for row in kept],
+            [[w for _, w in row] for row in kept],
+            0.5,
+        )
+        print(f"  terms scored >= {floor:g}: {sum(map(len, kept))} of {sum(map(len, terms))}")
     rows: dict[tuple[str, str], list[float]] = {}
     for name, (words, weights, frac) in verbalizers.items():
         for shots in [0, *shots_list]:
@@ -655,6 +663,13 @@ def main() -> None:
         "--sci-teacher-forced",
         action="store_true",
         help="diagnostic rows: zero-shot SciPrompt with terms scored by teacher forcing",
+    )
+    parser.add_argument(
+        "--sci-min-scores",
+        type=float,
+        nargs="+",
+        default=[],
+        help="diagnostic rows: the weighted verbalizer on terms the official filter scored >= x",
     )
     parser.add_argument(
         "--pcp-gold",

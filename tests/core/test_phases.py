@@ -183,6 +183,23 @@ def test_a_resumed_run_keeps_its_run_id(tmp_path):
     assert resumed.run_id == first.run_id and len(first.run_id) == 12
 
 
+def test_a_state_with_nan_is_never_checkpointed(tmp_path):
+    job = TwoStage()
+    runner = job.runner(tmp_path)
+    first = runner.save_checkpoint()
+    with torch.no_grad():
+        job.model.weight[0, 1] = float("nan")
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"NaN/inf in 1 tensor\(s\) of the state after 0 phases \(/model/weight#\d+\); "
+        r"the checkpoint was not written; the last good checkpoint is .*checkpoint-0",
+    ):
+        runner.save_checkpoint()
+    assert sorted(p.name for p in first.parent.iterdir()) == ["checkpoint-0"]
+    with pytest.raises(ValueError, match="save_checkpoint needs output_dir"):
+        TwoStage().runner(None).save_checkpoint()
+
+
 def test_new_run_refuses_a_used_folder_unless_overwriting(tmp_path):
     TwoStage().runner(tmp_path).run()
     with pytest.raises(ValueError, match="already holds checkpoints"):
