@@ -137,3 +137,18 @@ def test_the_registered_id_and_its_default_task():
     assert env.head(torch.zeros(3, 16), torch.tensor([0, 0, 1]), 2).shape == (2, 1)
     _, info = env.reset(seed=0, options={"graph_index": 15})
     assert info["graph_index"] == 15
+
+
+def test_prompt_vectors_are_clipped_to_max_z_on_both_sides():
+    env = _env(max_z=0.3)
+    env.reset(seed=0, options={"graph_index": 0})
+    z = np.array([5.0, -5.0, 0.1, -0.1, 0.3, -0.3, 0.0, 2.0], dtype=np.float32)
+    env.step((0, z))
+    np.testing.assert_allclose(env.prompt[0], np.clip(z, -0.3, 0.3), rtol=1e-6)
+    flat = FlatPromptActionWrapper(_env(max_z=0.3))
+    flat.reset(seed=0, options={"graph_index": 0})
+    action = np.zeros(flat.action_space.shape, np.float32)
+    action[flat.unwrapped.max_nodes :] = [3.0, -3.0, 0.5, -0.5, 1.0, -1.0, 0.0, 1.5]
+    node, z = flat.action(action)
+    np.testing.assert_allclose(z, [0.3, -0.3, 0.15, -0.15, 0.3, -0.3, 0.0, 0.3], rtol=1e-6)
+    assert z.dtype == np.float32 and node == 0
