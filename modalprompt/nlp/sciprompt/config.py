@@ -64,6 +64,12 @@ class SciPromptConfig(PromptConfig):
         drop_unmappable: True drops terms the tokenizer maps to [UNK] or to nothing (counted in
             ``model.dropped_terms``); False raises on them.
         multi_token: Sub-token handler of multi-token terms (``mean``, official).
+        term_scoring: How a term is scored: ``"mask_logits"`` (official, KPT's rule: its
+            sub-tokens' logits at the one answer position, combined by ``multi_token``) or
+            ``"teacher_forced"`` (causal LMs, zero-shot only: the term's exact log-probability as
+            the continuation of the template, every sub-token conditioned on the ones before it;
+            each example runs once and every kept term from its KV cache, so the cost grows with
+            the terms' total length; see ``benchmarks/text_mlm.py`` for what it changes).
         pred_temp: Temperature on ``α`` at evaluation (1.0).
         max_length: Tokens per example including special tokens (official 256).
     """
@@ -82,6 +88,7 @@ class SciPromptConfig(PromptConfig):
     candidate_frac: float = 0.5
     drop_unmappable: bool = True
     multi_token: str = "mean"
+    term_scoring: str = "mask_logits"
     pred_temp: float = 1.0
     max_length: int = 256
 
@@ -111,6 +118,15 @@ class SciPromptConfig(PromptConfig):
         if self.candidate_frac >= 1.0:
             raise ConfigError(f"{name}.candidate_frac: got 1.0; expected a value in [0, 1)")
         check_choice(self, "multi_token", ("first", "mean", "max"))
+        check_choice(self, "term_scoring", ("mask_logits", "teacher_forced"))
+        if self.term_scoring == "teacher_forced" and not (
+            self.zero_shot and self.verbalizer == "weighted"
+        ):
+            raise ConfigError(
+                f"{name}.term_scoring: 'teacher_forced' scores terms without gradients, for a "
+                "zero-shot weighted verbalizer (zero_shot=True, verbalizer='weighted'); got "
+                f"zero_shot={self.zero_shot}, verbalizer={self.verbalizer!r}"
+            )
         check_float(self, "pred_temp", minimum=0.0, inclusive=False)
         check_int(self, "max_length", minimum=3)
         if self.zero_shot and self.verbalizer == "soft":

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from modalprompt.core.validation import check_class_labels
 from modalprompt.nlp.classification import MaskedLMPrompt, is_decoder
 from modalprompt.nlp.prompt_finetune.model import PromptFinetuneModel
 from modalprompt.nlp.sciprompt.config import SciPromptConfig
@@ -73,9 +74,19 @@ class SciPromptModel(PromptFinetuneModel):
         self.pruned_terms: dict[Any, list[str]] = {}
         verbalizer = self._build_verbalizer(backbone, config, terms)
         template = Template(config.template, self.tokenizer, decoder=is_decoder(backbone))
+        if config.term_scoring == "teacher_forced" and not template.decoder:
+            raise ValueError(
+                f"config.term_scoring: 'teacher_forced' reads terms as continuations of a causal "
+                f"LM; {type(backbone).__name__} is a masked LM (use 'mask_logits')"
+            )
         self._init_prompt(backbone, template, verbalizer)
         if config.zero_shot:
             self.soft_embeds.requires_grad_(False)
+        if config.term_scoring == "teacher_forced" and self.soft_embeds.numel():
+            raise ValueError(
+                "config.term_scoring: 'teacher_forced' runs the backbone on token ids; the "
+                "template has soft tokens (remove them or use 'mask_logits')"
+            )
 
     @staticmethod
     def _check_tokenizer(backbone: nn.Module, tokenizer: Any, config: SciPromptConfig) -> Any:
@@ -141,6 +152,7 @@ class SciPromptModel(PromptFinetuneModel):
             )
         verbalizer = self.verbalizer
         saved = verbalizer.calibration_probs.clone(), verbalizer.calibrated.clone()
+        batches = list(batches)  # read twice with teacher-forced scoring
         prior = MaskedLMPrompt.calibrate(self, batches)  # registers the prior
         try:
             if self.config.candidate_frac > 0:
@@ -149,11 +161,82 @@ class SciPromptModel(PromptFinetuneModel):
             verbalizer.calibration_probs.copy_(saved[0])
             verbalizer.calibrated.copy_(saved[1])
             raise
-        if self.config.calibrate:
-            verbalizer.register_calibration(prior)  # over the kept terms
-        else:
+        if not self.config.calibrate:
             verbalizer.clear_calibration()
+        elif self.config.term_scoring == "teacher_forced":
+            # the prior of the scores actually used: the mean term distribution over the support
+            # set (KPT normalises the mean logits instead; with exact log-probabilities the mean
+            # probability is the prior)
+            verbalizer.clear_calibration()
+            total, count = None, 0
+            for batch in batches:
+                probs = self._teacher_forced_term_probs(batch)
+                total = probs.sum(0) if total is None else total + probs.sum(0)
+                count += probs.shape[0]
+            verbalizer.calibration_probs.copy_((total / count).to(verbalizer.calibration_probs))
+            verbalizer.calibrated.fill_(True)
+        else:
+            verbalizer.register_calibration(prior)  # over the kept terms
         return prior
+
+    # ------------------------------------------------------------------ teacher-forced terms
+    @torch.no_grad()
+    def _teacher_forced_term_probs(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """``(B, C, W)`` distribution over the kept terms from their exact continuation
+        log-probabilities (``config.term_scoring="teacher_forced"``; no calibration)."""
+        from modalprompt.nlp.answer_slot import continuation_log_probs
+
+        verbalizer = self.verbalizer
+        kept = verbalizer.word_mask.nonzero().tolist()
+        ids, tokens = verbalizer.label_word_ids, verbalizer.token_mask
+        sequences = [ids[c, j][tokens[c, j]].tolist() for c, j in kept]
+        device = self.soft_embeds.device
+        input_ids = batch["input_ids"].to(device)
+        flat = continuation_log_probs(
+            self.backbone, input_ids, batch["attention_mask"].to(device), sequences
+        )
+        scores = torch.full(
+            (input_ids.shape[0], *verbalizer.word_mask.shape), float("-inf"), device=device
+        )
+        rows, cols = (list(x) for x in zip(*kept))
+        scores[:, rows, cols] = flat.to(device)
+        return verbalizer.normalise(scores)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        mask_positions: Tensor,
+        soft_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        **unused: Any,
+    ) -> dict[str, Tensor]:
+        """As :class:`~modalprompt.nlp.classification.MaskedLMPrompt`; with
+        ``config.term_scoring="teacher_forced"`` the term scores are the terms' exact
+        continuation log-probabilities (calibrated by the support-set prior when registered)."""
+        if self.config.term_scoring != "teacher_forced":
+            return super().forward(
+                input_ids, attention_mask, mask_positions, soft_ids, labels, token_type_ids
+            )
+        if bool((mask_positions != input_ids.shape[1] - 1).any()):
+            raise ValueError(
+                "mask_positions: a decoder reads the answer after the last column, but some "
+                "rows end earlier; pad on the left (PromptCollator does for decoder templates)"
+            )
+        verbalizer = self.verbalizer
+        probs = self._teacher_forced_term_probs(
+            {"input_ids": input_ids, "attention_mask": attention_mask}
+        )
+        if bool(verbalizer.calibrated):
+            probs = probs / (verbalizer.calibration_probs.unsqueeze(0) + 1e-15)
+            probs = probs / probs.sum((1, 2), keepdim=True)
+        logits = verbalizer.aggregate(torch.log(probs + 1e-15))
+        out = {"logits": logits}
+        if labels is not None:
+            labels = check_class_labels(labels, logits.size(-1), batch_size=logits.size(0))
+            out["loss"] = nn.functional.cross_entropy(logits.float(), labels)
+        return out
 
     # ---------------------------------------------------------------------------- training
     def training_step(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
