@@ -551,3 +551,19 @@ def test_an_inf_gradient_with_a_finite_loss_stops_training():
     with pytest.raises(NonFiniteLossError, match="gradient norm is inf at step 3"):
         trainer.fit()
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_trainer_state_dict_round_trips_what_a_phase_checkpoint_needs(tmp_path):
+    evaluation = make_dataset(32, seed=1)
+    first = mp.Trainer(
+        _model(), _args(output_dir=str(tmp_path)), train_data=make_dataset(), eval_data=evaluation
+    )
+    first.fit()
+    first.should_stop = True
+    state = first.state_dict()
+    second = mp.Trainer(_model(), _args(), train_data=make_dataset(), eval_data=evaluation)
+    second.load_state_dict(state)
+    assert second.should_stop is True and second.run_id == first.run_id is not None
+    assert second.state == first.state and second._window == first._window
+    assert second.best_state is not None and _equal(second.best_state, first.best_state)
+    assert second._started and second.scheduler.state_dict() == first.scheduler.state_dict()
