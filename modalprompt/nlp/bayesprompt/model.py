@@ -9,7 +9,7 @@ masked LM (BERT, RoBERTa, ELECTRA, DeBERTa) without resizing its vocabulary.
 
 On a causal LM (Llama, GPT-2, SmolLM2) the answer slot is the next token after the prompt, which
 the collator puts last (``RelationCollator(..., decoder=True)``: the marked sentence, then
-``[sub] S [sub] [obj] O [obj] .``, left-padded: the last input is a fixed token, never a row the
+``[sub] S [sub] [obj] O [obj] .``, left-padded: the last input is a fixed token, not a row the
 particles overwrite); the answer logits are the last position's hidden
 state times the answer tokens' embeddings, the LM head run on that position only
 (``logits_to_keep=1``), with position ids counted over the real tokens so left padding changes
