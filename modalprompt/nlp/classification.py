@@ -279,6 +279,20 @@ class MaskedLMPrompt:
         self._hidden = None
         return logits, hidden
 
+    def class_logits(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        mask_positions: Tensor,
+        soft_ids: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+    ) -> Tensor:
+        """``(B, C)`` class scores: the verbalizer on the answer position's vocabulary logits."""
+        mask_logits, hidden = self.mask_outputs(
+            input_ids, attention_mask, mask_positions, soft_ids, token_type_ids
+        )
+        return self.verbalizer(mask_logits, hidden)
+
     def forward(
         self,
         input_ids: Tensor,
@@ -294,10 +308,9 @@ class MaskedLMPrompt:
         Returns:
             ``{"logits": (B, C)}`` plus ``"loss"`` (scalar) with labels.
         """
-        mask_logits, hidden = self.mask_outputs(
+        logits = self.class_logits(
             input_ids, attention_mask, mask_positions, soft_ids, token_type_ids
         )
-        logits = self.verbalizer(mask_logits, hidden)
         out = {"logits": logits}
         if labels is not None:
             labels = check_class_labels(labels, logits.size(-1), batch_size=logits.size(0))

@@ -20,7 +20,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from modalprompt.core.validation import check_class_labels
 from modalprompt.nlp.classification import MaskedLMPrompt, is_decoder
 from modalprompt.nlp.prompt_finetune.model import PromptFinetuneModel
 from modalprompt.nlp.sciprompt.config import SciPromptConfig
@@ -202,22 +201,20 @@ class SciPromptModel(PromptFinetuneModel):
         scores[:, rows, cols] = flat.to(device)
         return verbalizer.normalise(scores)
 
-    def forward(
+    def class_logits(
         self,
         input_ids: Tensor,
         attention_mask: Tensor,
         mask_positions: Tensor,
         soft_ids: Tensor | None = None,
-        labels: Tensor | None = None,
         token_type_ids: Tensor | None = None,
-        **unused: Any,
-    ) -> dict[str, Tensor]:
-        """As :class:`~modalprompt.nlp.classification.MaskedLMPrompt`; with
-        ``config.term_scoring="teacher_forced"`` the term scores are the terms' exact
-        continuation log-probabilities (calibrated by the support-set prior when registered)."""
+    ) -> Tensor:
+        """``(B, C)`` class scores; with ``config.term_scoring="teacher_forced"`` from the terms'
+        exact continuation log-probabilities (calibrated by the support-set prior when
+        registered), else as :class:`~modalprompt.nlp.classification.MaskedLMPrompt`."""
         if self.config.term_scoring != "teacher_forced":
-            return super().forward(
-                input_ids, attention_mask, mask_positions, soft_ids, labels, token_type_ids
+            return super().class_logits(
+                input_ids, attention_mask, mask_positions, soft_ids, token_type_ids
             )
         if bool((mask_positions != input_ids.shape[1] - 1).any()):
             raise ValueError(
@@ -231,12 +228,7 @@ class SciPromptModel(PromptFinetuneModel):
         if bool(verbalizer.calibrated):
             probs = probs / (verbalizer.calibration_probs.unsqueeze(0) + 1e-15)
             probs = probs / probs.sum((1, 2), keepdim=True)
-        logits = verbalizer.aggregate(torch.log(probs + 1e-15))
-        out = {"logits": logits}
-        if labels is not None:
-            labels = check_class_labels(labels, logits.size(-1), batch_size=logits.size(0))
-            out["loss"] = nn.functional.cross_entropy(logits.float(), labels)
-        return out
+        return verbalizer.aggregate(torch.log(probs + 1e-15))
 
     # ---------------------------------------------------------------------------- training
     def training_step(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
