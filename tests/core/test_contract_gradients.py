@@ -158,12 +158,12 @@ class _NothingTrainable(_PromptedProbe):
         return iter(())
 
 
-class _Counted(_PromptedProbe):
-    calls: list = []
+class _InstanceScored(_PromptedProbe):
+    """Its validation outputs differ between the model and its reloaded copy."""
 
     def validation_step(self, batch):
-        self.calls.append(1)
-        return super().validation_step(batch)
+        instance = torch.tensor(id(self), dtype=torch.float64)  # exact: ids < 2**53
+        return {**super().validation_step(batch), "instance": instance}
 
 
 @pytest.mark.parametrize(
@@ -183,11 +183,15 @@ def test_each_breach_of_the_contract_is_caught_and_named(monkeypatch, cls, messa
 
 
 def test_the_default_comparison_is_validation_step(monkeypatch):
-    """After save -> load, ``validation_step`` outputs are compared (a custom eval_fn replaces
-    them): a model whose reloaded copy scores differently is caught."""
-    _Counted.calls.clear()
-    mp.check_prompt_model(_model(_Counted, monkeypatch), _batch())
-    assert len(_Counted.calls) == 2  # before and after the reload
+    """After save -> load, ``validation_step`` outputs are compared by default (a custom eval_fn
+    replaces them): outputs that differ after the reload are caught either way."""
+    with pytest.raises(AssertionError, match=r"\['instance'\] differs after save/load"):
+        mp.check_prompt_model(_model(_InstanceScored, monkeypatch), _batch())
+    mp.check_prompt_model(  # the same model passes when eval_fn leaves the instance out
+        _model(_InstanceScored, monkeypatch),
+        _batch(),
+        eval_fn=lambda m, b: {"logits": m.validation_step(b)["logits"]},
+    )
     with pytest.raises(AssertionError, match="differs after save/load"):
         mp.check_prompt_model(
             _model(_PromptedProbe, monkeypatch),

@@ -73,7 +73,8 @@ def test_calibration_and_few_shot_training_on_a_decoder():
 # ------------------------------------------------------------------ teacher-forced term scores
 def _term_log_prob(model, ids: list[int], term: list[int]) -> float:
     """log p(term | ids) by running the whole sequence alone (teacher forcing, no cache)."""
-    log_probs = torch.log_softmax(model.backbone(input_ids=torch.tensor([ids + term])).logits[0], -1)
+    logits = model.backbone(input_ids=torch.tensor([ids + term])).logits[0]
+    log_probs = torch.log_softmax(logits, -1)
     return sum(log_probs[len(ids) - 1 + j, t].item() for j, t in enumerate(term))
 
 
