@@ -348,6 +348,13 @@ def continuation_log_probs(
             "continuation_log_probs needs a plain transformers causal LM"
         )
     first = F.log_softmax(out.logits[:, -1].float(), dim=-1)  # (B, V)
+    vocab = first.shape[-1]
+    outside = sorted({t for seq in seqs for t in seq if not 0 <= t < vocab})
+    if outside:
+        raise ValueError(
+            f"sequences: token ids {outside[:5]} are outside the model's vocabulary [0, {vocab})"
+        )
+    keyword = _cache_keyword(model)
     b = input_ids.shape[0]
     heads = torch.tensor([seq[0] for seq in seqs], device=device)
     scores = first[:, heads].clone()  # (B, K)
@@ -364,6 +371,7 @@ def continuation_log_probs(
             scores[row, index] += _cached_tail_log_probs(
                 model,
                 row_cache,
+                keyword,
                 attention_mask[row],
                 next_position,
                 [seqs[i] for i in index],
@@ -374,12 +382,14 @@ def continuation_log_probs(
 def _cached_tail_log_probs(
     model: nn.Module,
     row_cache: Any,
+    keyword: str,
     prompt_mask: Tensor,
     next_position: int,
     seqs: list[list[int]],
 ) -> Tensor:
     """``(n,)`` sum over tokens 2.. of each sequence of log p(token | the prompt, earlier ones);
-    ``row_cache`` holds one prompt's KV cache and is not changed."""
+    ``row_cache`` holds one prompt's KV cache and is not changed; ``keyword`` is the forward's
+    name for it."""
     n, longest = len(seqs), max(len(seq) for seq in seqs) - 1
     device = prompt_mask.device
     inputs = torch.zeros((n, longest), dtype=torch.long, device=device)
@@ -398,7 +408,7 @@ def _cached_tail_log_probs(
         attention_mask=full_mask,
         position_ids=positions,
         use_cache=True,
-        **{_cache_keyword(model): cache},
+        **{keyword: cache},
     ).logits  # (n, longest, V)
     picked = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     return (picked * mask).sum(-1)

@@ -24,6 +24,7 @@ __all__ = [
     "MaskedLMPrompt",
     "PromptForClassification",
     "PromptCollator",
+    "check_answer_is_last",
     "check_masked_lm",
     "is_decoder",
     "load_masked_lm",
@@ -50,6 +51,16 @@ def check_masked_lm(backbone: nn.Module) -> None:
     if backbone.get_output_embeddings() is None:
         raise ValueError(
             "backbone: the model has no LM head (use AutoModelForMaskedLM / AutoModelForCausalLM)"
+        )
+
+
+def check_answer_is_last(mask_positions: Tensor, input_ids: Tensor) -> None:
+    """A decoder reads the answer after the last column: every row's ``mask_positions`` must be
+    ``L - 1`` (left padding), else a clear error naming the argument."""
+    if bool((mask_positions != input_ids.shape[1] - 1).any()):
+        raise ValueError(
+            "mask_positions: a decoder reads the answer after the last column, but some "
+            "rows end earlier; pad on the left (PromptCollator does for decoder templates)"
         )
 
 
@@ -264,11 +275,7 @@ class MaskedLMPrompt:
             kwargs["token_type_ids"] = token_type_ids
         if self.template.decoder:
             # the answer slot is every row's last column (left padding): the LM head runs there only
-            if bool((mask_positions != input_ids.shape[1] - 1).any()):
-                raise ValueError(
-                    "mask_positions: a decoder reads the answer after the last column, but some "
-                    "rows end earlier; pad on the left (PromptCollator does for decoder templates)"
-                )
+            check_answer_is_last(mask_positions, input_ids)
             kwargs["logits_to_keep"] = 1
             mask_positions = torch.zeros_like(mask_positions) - 1
         self._hidden = None

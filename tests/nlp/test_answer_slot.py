@@ -279,6 +279,8 @@ def test_cached_continuations_refuse_bad_input(tokenizer, decoder):
         continuation_log_probs(decoder, ids, torch.ones_like(ids), [[4], []])
     with pytest.raises(ValueError, match="pad the prompts on the left"):
         continuation_log_probs(decoder, ids, torch.tensor([[1, 1, 0]]), [[4]])
+    with pytest.raises(ValueError, match=r"sequences: token ids \[999999\] are outside"):
+        continuation_log_probs(decoder, ids, torch.ones_like(ids), [[4, 999999]])
     with pytest.raises(ValueError, match="chunk_size"):
         continuation_log_probs(decoder, ids, torch.ones_like(ids), [[4, 5]], chunk_size=0)
     with pytest.raises(ValueError, match="attention_mask"):

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from modalprompt.nlp.classification import MaskedLMPrompt, is_decoder
+from modalprompt.nlp.classification import MaskedLMPrompt, check_answer_is_last, is_decoder
 from modalprompt.nlp.prompt_finetune.model import PromptFinetuneModel
 from modalprompt.nlp.sciprompt.config import SciPromptConfig
 from modalprompt.nlp.sciprompt.terms import LabelTerms, drop_unmappable
@@ -216,11 +216,7 @@ class SciPromptModel(PromptFinetuneModel):
             return super().class_logits(
                 input_ids, attention_mask, mask_positions, soft_ids, token_type_ids
             )
-        if bool((mask_positions != input_ids.shape[1] - 1).any()):
-            raise ValueError(
-                "mask_positions: a decoder reads the answer after the last column, but some "
-                "rows end earlier; pad on the left (PromptCollator does for decoder templates)"
-            )
+        check_answer_is_last(mask_positions, input_ids)
         verbalizer = self.verbalizer
         probs = self._teacher_forced_term_probs(
             {"input_ids": input_ids, "attention_mask": attention_mask}
