@@ -720,6 +720,12 @@ def main() -> None:
         help="diagnostic row: PCP's stage 2 on pool lines pseudo-labelled at least this sure",
     )
     args = parser.parse_args()
+    if not 0.0 <= args.pcp_confidence < 1.0:
+        parser.error(f"--pcp-confidence: expected a value in [0, 1), got {args.pcp_confidence}")
+    if args.bayes_min_steps < 1 or (args.bayes_epochs is not None and args.bayes_epochs < 1):
+        parser.error("--bayes-min-steps / --bayes-epochs: expected positive integers")
+    if any(not 0.0 <= x <= 1.0 for x in args.sci_min_scores):
+        parser.error(f"--sci-min-scores: expected values in [0, 1], got {args.sci_min_scores}")
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # progress lines show up in a log file
     data = Path(args.data)
