@@ -27,7 +27,18 @@ The encoder is much smaller than the official 12 x 1024 GPS so that a CPU run en
 thread by default (--threads): on these tiny subgraphs more threads are no faster, and on a
 shared CPU they are several times slower.
 
-usage: python benchmarks/graphclip.py [--quick] [--data DIR]     (or: modalprompt bench graphclip)
+LLM summaries (``--llm-summaries``, issue 21): a second encoder, the same in every other way, is
+pre-trained on SmolLM2-135M-Instruct's summaries (:class:`LLMSummariser`, GraphCLIP's own
+summary request, greedy) of the *same* source subgraphs (same centres, same RWR seed; the
+procedural TAGs keep their default summaries in both), and every GraphCLIP row is reported for
+both encoders. Summaries are generated once into ``--summary-cache`` (one JSON file each; a
+killed run keeps what it made) at about 0.5 summaries/s on 2 free cores, so all 1,960 source
+subgraphs take about an hour the first time; ``--source-centres N`` pre-trains both encoders on
+N random source subgraphs instead. The output also gives the mean cosine between each centre
+text and its summary in MiniLM's space (how much a summary adds beyond the centre's own text).
+
+usage: python benchmarks/graphclip.py [--quick] [--data DIR] [--llm-summaries]
+       [--source-centres N]     (or: modalprompt bench graphclip)
 """
 
 from __future__ import annotations
@@ -52,6 +63,7 @@ from modalprompt.graph.graphclip.text import CachedTextEmbedder, SentenceTransfo
 from modalprompt.graph.graphclip.zeroshot import class_embeddings, prompt_tune, zero_shot_predict
 from modalprompt.graph.tag import TextAttributedGraph, procedural_tag
 from modalprompt.graph.tag.loaders import load_tag_cora
+from modalprompt.graph.tag.summary import CachedSummariser, LLMSummariser
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "graph" / "tag" / "cora"
 TARGET_CLASSES = ["Theory", "Reinforcement_Learning", "Rule_Learning"]
@@ -141,6 +153,51 @@ def graph_embeddings(encoder: GraphClipEncoder, graphs: list[Data]) -> Tensor:
     return F.normalize(torch.cat(out), dim=-1)
 
 
+class ProgressSummariser:
+    """``summarise_many`` of a :class:`CachedSummariser` in chunks, a progress line each (the
+    first LLM run takes an hour on 2 cores; a killed run keeps every finished chunk)."""
+
+    def __init__(self, cached: CachedSummariser, llm: LLMSummariser, chunk: int = 64) -> None:
+        self.cached, self.llm, self.chunk = cached, llm, chunk
+
+    def summarise_many(self, subgraphs: list[list[str]]) -> list[str]:
+        out: list[str] = []
+        t0 = time.perf_counter()
+        for first in range(0, len(subgraphs), self.chunk):
+            out += self.cached.summarise_many(subgraphs[first : first + self.chunk])
+            made = self.llm.generated
+            rate = f", {made / (time.perf_counter() - t0):.2f} generated/s" if made else ""
+            print(
+                f"  LLM summaries: {len(out)}/{len(subgraphs)} ({made} generated, the rest "
+                f"cached){rate}",
+                flush=True,
+            )
+        return out
+
+
+def llm_summariser(cache_dir: Path, batch_size: int) -> tuple[ProgressSummariser, LLMSummariser]:
+    """SmolLM2-135M-Instruct behind :class:`LLMSummariser`, cached in ``cache_dir``. The source
+    classes are not named (the request has no categories): GraphCLIP's pre-training must not
+    see the class names at all, source or target."""
+    from modalprompt.nlp import load_pretrained
+
+    model, tokenizer = load_pretrained("smollm2-135m-instruct")
+    llm = LLMSummariser(
+        model,
+        tokenizer,
+        domain="citation network of machine learning papers",
+        batch_size=batch_size,
+    )
+    return ProgressSummariser(CachedSummariser(llm, cache_dir=cache_dir), llm), llm
+
+
+def summary_similarity(graphs: list[Data], summaries: Tensor) -> float:
+    """Mean cosine between each subgraph's centre-text embedding and its summary's ``(T, d)``:
+    how much a summary says beyond the centre text, in MiniLM's space (1 = the same vector)."""
+    centres = torch.stack([g.x[0] for g in graphs])
+    return float(F.cosine_similarity(centres, summaries, dim=-1).mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -157,14 +214,36 @@ def main() -> None:
         help="torch CPU threads (default 1: the subgraphs are tiny, and more threads slow "
         "everything down badly when the cores are shared)",
     )
+    parser.add_argument(
+        "--llm-summaries",
+        action="store_true",
+        help="also pre-train GraphCLIP on SmolLM2-135M-Instruct's summaries of the same source "
+        "subgraphs (generated once into --summary-cache)",
+    )
+    parser.add_argument(
+        "--summary-cache",
+        default=str(Path(__file__).resolve().parents[1] / "runs" / "graphclip_summaries"),
+        help="folder of the cached LLM summaries (one JSON file each)",
+    )
+    parser.add_argument(
+        "--source-centres",
+        type=int,
+        default=None,
+        help="pre-train on this many source subgraphs (random; default: one per source paper)",
+    )
+    parser.add_argument("--summary-batch", type=int, default=16, help="LLM generation batch")
     args = parser.parse_args()
+    if args.source_centres is not None and args.source_centres < 1:
+        parser.error(f"--source-centres: expected a positive count, got {args.source_centres}")
+    if args.summary_batch < 1:
+        parser.error(f"--summary-batch: expected a positive count, got {args.summary_batch}")
     torch.set_num_threads(args.threads)
     quick, root = args.quick, Path(args.data)
     if not (root / "cora_text_graph_complete.jsonl").is_file():
         raise SystemExit(f"--data: {root} has no cora_text_graph_complete.jsonl (text Cora)")
     seeds = [0, 1] if quick else [0, 1, 2]
     max_chars = 128 if quick else 256
-    source_centres = 300 if quick else None  # None = every source paper
+    source_centres = args.source_centres or (300 if quick else None)  # None = every paper
     max_nodes = 12 if quick else 24
     hidden, layers = (64, 2) if quick else (128, 2)
     pre_epochs = 12
@@ -183,18 +262,15 @@ def main() -> None:
     cached = embed.num_stored
     gen = torch.Generator().manual_seed(0)
     centres = torch.randperm(source.num_nodes, generator=gen)[:source_centres]
-    sources = [
-        subgraph_pairs(source, embed, centres, max_nodes=max_nodes, seed=0),
-        *(subgraph_pairs(t, embed, max_nodes=max_nodes, seed=i) for i, t in enumerate(procedural)),
+    procedural_pairs = [
+        subgraph_pairs(t, embed, max_nodes=max_nodes, seed=i) for i, t in enumerate(procedural)
     ]
+    cora_pairs = subgraph_pairs(source, embed, centres, max_nodes=max_nodes, seed=0)
     graphs, _ = subgraph_pairs(target, embed, summariser=None, max_nodes=max_nodes, seed=1)
     cls_emb = class_embeddings(target, embed, TEMPLATE)  # (C, 384)
     text_seconds = time.perf_counter() - t0
-    if args.cache:
-        embed.save()
     y = torch.cat([g.y for g in graphs])
     classes = len(target.class_names)
-    n_pairs = sum(len(gs) for gs, _ in sources)
     print(
         f"text-attributed Cora, class split: pre-training on {source.num_nodes} papers of "
         f"{len(source_classes)} source classes ({len(centres)} RWR subgraphs) + "
@@ -206,34 +282,64 @@ def main() -> None:
         f"{max_chars} characters, summaries, class texts) in {text_seconds:.0f} s"
         + (f" ({cached} cached vectors available)" if args.cache else "")
     )
+    summaries = {"default summaries": cora_pairs}
+    if args.llm_summaries:
+        t0 = time.perf_counter()
+        summariser, llm = llm_summariser(Path(args.summary_cache), args.summary_batch)
+        # the same centres and seed: the same RWR subgraphs, only the summaries differ
+        summaries["LLM summaries"] = subgraph_pairs(
+            source, embed, centres, summariser=summariser, max_nodes=max_nodes, seed=0
+        )
+        print(
+            f"SmolLM2-135M-Instruct summaries of the {len(centres)} source subgraphs: "
+            f"{llm.generated} generated, {len(centres) - llm.generated} read from "
+            f"{args.summary_cache}, in {time.perf_counter() - t0:.0f} s; prompts cut to fit: "
+            f"{llm.truncated}, empty generations (default summary used): {llm.fallbacks}"
+        )
+        del summariser, llm
+    if args.cache:
+        embed.save()
+    for name, (pairs, summary_emb) in summaries.items():
+        print(
+            f"  {name}: mean cosine(centre text, summary) in MiniLM space "
+            f"{summary_similarity(pairs, summary_emb):.3f}"
+        )
 
     # ---- pre-training (with the plain CLIP step as the speed reference) ---------------------
-    torch.manual_seed(0)
-    encoder = GraphClipEncoder(384, hidden=hidden, out_dim=384, num_layers=layers, heads=4)
-    reference = pretrain_graphclip(
-        copy.deepcopy(encoder), sources, epochs=1, batch_size=32, invariant=False
-    )
-    t0 = time.perf_counter()
-    result = pretrain_graphclip(encoder, sources, epochs=pre_epochs, batch_size=32, lr=1e-3)
-    print(
-        f"pre-training ({args.threads} CPU thread(s)): GPS {layers} x {hidden}, {n_pairs} "
-        f"graph-summary pairs, {pre_epochs} epochs in {time.perf_counter() - t0:.0f} s, "
-        f"loss {result.losses[0]:.3f} -> "
-        f"{result.losses[-1]:.3f}; {result.subgraphs_per_second:.0f} subgraphs/s with invariant "
-        f"learning vs {reference.subgraphs_per_second:.0f} subgraphs/s plain CLIP step "
-        f"(x{reference.subgraphs_per_second / result.subgraphs_per_second:.2f} cost)"
-    )
+    encoders: dict[str, GraphClipEncoder] = {}
+    for name, pairs in summaries.items():
+        sources = [pairs, *procedural_pairs]
+        n_pairs = sum(len(gs) for gs, _ in sources)
+        torch.manual_seed(0)
+        encoder = GraphClipEncoder(384, hidden=hidden, out_dim=384, num_layers=layers, heads=4)
+        reference = pretrain_graphclip(
+            copy.deepcopy(encoder), sources, epochs=1, batch_size=32, invariant=False
+        )
+        t0 = time.perf_counter()
+        result = pretrain_graphclip(encoder, sources, epochs=pre_epochs, batch_size=32, lr=1e-3)
+        print(
+            f"pre-training on {name} ({args.threads} CPU thread(s)): GPS {layers} x {hidden}, "
+            f"{n_pairs} graph-summary pairs, {pre_epochs} epochs in "
+            f"{time.perf_counter() - t0:.0f} s, loss {result.losses[0]:.3f} -> "
+            f"{result.losses[-1]:.3f}; {result.subgraphs_per_second:.0f} subgraphs/s with "
+            f"invariant learning vs {reference.subgraphs_per_second:.0f} subgraphs/s plain CLIP "
+            f"step (x{reference.subgraphs_per_second / result.subgraphs_per_second:.2f} cost)"
+        )
+        encoders[name] = encoder.eval()
 
     # ---- evaluation on the unseen target classes --------------------------------------------
-    encoder.eval()
-    feats = graph_embeddings(encoder, graphs)  # (T, 384)
     text_feats = torch.stack([g.x[0] for g in graphs])  # centre paper's MiniLM embedding
-    zs_graph = zero_shot_predict(encoder, graphs, cls_emb)
     zs_text = (text_feats @ F.normalize(cls_emb, dim=-1).t()).argmax(-1)
+    feats = {name: graph_embeddings(e, graphs) for name, e in encoders.items()}  # (T, 384)
+    zs_graph = {name: zero_shot_predict(e, graphs, cls_emb) for name, e in encoders.items()}
+    several = len(encoders) > 1
     rows: dict[str, dict[int, list[float]]] = {}
 
     def add(name: str, k: int, value: float) -> None:
         rows.setdefault(name, {}).setdefault(k, []).append(value)
+
+    def label(method: str, summary: str) -> str:
+        return f"{method} ({summary.split()[0]})" if several else method
 
     for seed in seeds:
         perm = torch.randperm(len(graphs), generator=torch.Generator().manual_seed(seed))
@@ -243,7 +349,8 @@ def main() -> None:
         for k in (0, *SHOTS):
             add("chance (1 / classes)", k, 1 / classes)
         add("MiniLM text only: zero-shot", 0, accuracy(zs_text[test], y_test))
-        add("GraphCLIP zero-shot", 0, accuracy(zs_graph[test], y_test))
+        for name in encoders:
+            add(label("GraphCLIP zero-shot", name), 0, accuracy(zs_graph[name][test], y_test))
         for k in SHOTS:
             shot = torch.cat([pool[y[pool] == c][:k] for c in range(classes)])
             shots = [graphs[i] for i in shot.tolist()]
@@ -253,22 +360,38 @@ def main() -> None:
                 k,
                 accuracy(head(text_feats[test]).argmax(-1), y_test),
             )
-            head = fit_linear(feats[shot], y[shot], classes, 200, seed)
-            add("GraphCLIP linear probe", k, accuracy(head(feats[test]).argmax(-1), y_test))
-            model = prompt_tune(encoder, shots, cls_emb, epochs=tune_epochs, lr=1e-2, seed=seed)
-            add("GraphCLIP prompt tuning", k, accuracy(predict(model, test_graphs), y_test))
-            gpf = fit_gpf(encoder, shots, classes, tune_epochs, seed)
-            add("GPF (prompt + linear head)", k, accuracy(predict(gpf, test_graphs), y_test))
+            for name, encoder in encoders.items():
+                f = feats[name]
+                head = fit_linear(f[shot], y[shot], classes, 200, seed)
+                add(
+                    label("GraphCLIP linear probe", name),
+                    k,
+                    accuracy(head(f[test]).argmax(-1), y_test),
+                )
+                model = prompt_tune(encoder, shots, cls_emb, epochs=tune_epochs, lr=1e-2, seed=seed)
+                add(
+                    label("GraphCLIP prompt tuning", name),
+                    k,
+                    accuracy(predict(model, test_graphs), y_test),
+                )
+                gpf = fit_gpf(encoder, shots, classes, tune_epochs, seed)
+                add(
+                    label("GPF (prompt + linear head)", name),
+                    k,
+                    accuracy(predict(gpf, test_graphs), y_test),
+                )
 
     print(
         f"\ntest accuracy (%) on {len(test)} target papers per seed, mean ± std over "
         f"{len(seeds)} seed(s); k-shot = k labelled papers per class"
+        + ("; (default) / (LLM): the encoder pre-trained on those summaries" if several else "")
     )
     cols = [0, *SHOTS]
-    print(f"  {'method':<34}" + "".join(f"{f'{k}-shot':>14}" for k in cols))
+    width = 42 if several else 34
+    print(f"  {'method':<{width}}" + "".join(f"{f'{k}-shot':>14}" for k in cols))
     for name, by_k in rows.items():
         cells = [spread(by_k[k]) if k in by_k else "–" for k in cols]
-        print(f"  {name:<34}" + "".join(f"{c:>14}" for c in cells))
+        print(f"  {name:<{width}}" + "".join(f"{c:>14}" for c in cells))
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

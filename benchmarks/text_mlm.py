@@ -96,6 +96,7 @@ usage: OMP_NUM_THREADS=2 python -u benchmarks/text_mlm.py [--quick] [--only SECT
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import math
 import random
@@ -576,6 +577,39 @@ def _emerging_train(root: Path, classes: list[str]) -> dict[int, list[dict]]:
 
 
 # --------------------------------------------------------------------------- 3. BayesPrompt
+BAYES_VARIANTS = {
+    "all-particles": "the written vector is the mean of all particles (no per-step draw)",
+    "trained-rows": "no particles: both rows frozen at the mean of the two collection-trained "
+    "[sub]/[obj] rows",
+    "recentred": "particles shifted so their mean is the trained rows' mean (their spread kept)",
+}
+
+
+@contextlib.contextmanager
+def particle_variant(variant: str):
+    """Diagnostic variants of BayesPrompt's particles (``--bayes-variants``), patched into
+    ``fit_bayesprompt``'s particle step; ``""`` is BayesPrompt itself."""
+    from modalprompt.nlp.bayesprompt import train as bayes_train
+
+    original = bayes_train.compute_particles
+    if variant in ("", "all-particles"):  # all-particles is a config change
+        yield
+        return
+
+    def compute(model: nn.Module, *args: Any, **kwargs: Any) -> torch.Tensor:
+        trained = model.added_embeddings.weight[:2].detach().double().cpu().mean(0)  # (D,)
+        if variant == "trained-rows":
+            return trained.unsqueeze(0)  # (1, D): one particle
+        particles = original(model, *args, **kwargs)  # (n, D)
+        return particles - particles.mean(0) + trained
+
+    bayes_train.compute_particles = compute
+    try:
+        yield
+    finally:
+        bayes_train.compute_particles = original
+
+
 def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
     from modalprompt.nlp.bayesprompt.collate import RelationCollator
     from modalprompt.nlp.bayesprompt.config import BayesPromptConfig
@@ -619,10 +653,16 @@ def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
             if quick
             else args.bayes_epochs or max(2, math.ceil(args.bayes_min_steps / steps_per_epoch))
         )
-        for method in ("BayesPrompt", "KnowPrompt"):
+        methods = ["BayesPrompt", *(f"BayesPrompt/{v}" for v in args.bayes_variants)]
+        for method in (*methods, "KnowPrompt"):
             t = time.perf_counter()
             tok = copy.deepcopy(tokenizer)  # the config adds the marker and answer tokens
-            config = BayesPromptConfig.from_relations(rel2id, tok, seed=1, svgd_iterations=200)
+            variant = method.partition("/")[2]
+            all_particles = {"num_samples": 10**6, "eval_mode": "mean"}
+            extra = all_particles if variant == "all-particles" else {}
+            config = BayesPromptConfig.from_relations(
+                rel2id, tok, seed=1, svgd_iterations=200, **extra
+            )
             model = BayesPromptModel(copy.deepcopy(backbone), config)
             collate = RelationCollator(tok, rel2id, max_length=96, decoder=True)
             training = TrainingArguments(
@@ -640,10 +680,11 @@ def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
                 tensorboard=False,
             )
             curve_data = test if curve else None
-            if method == "BayesPrompt":
-                trainer = fit_bayesprompt(
-                    model, train, curve_data, collate, training, domain_examples=domain
-                )
+            if method.startswith("BayesPrompt"):
+                with particle_variant(variant):
+                    trainer = fit_bayesprompt(
+                        model, train, curve_data, collate, training, domain_examples=domain
+                    )
             else:
                 trainer = Trainer(
                     model, training, train_data=train, eval_data=curve_data, collate_fn=collate
@@ -659,9 +700,9 @@ def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
             )
             del model, trainer
     print(f"\nSemEval test (%), split 1, test subset of {n_test}")
-    print(f"  {'setting':<10}{'method':<14}{'micro-F1 (no Other)':>22}{'accuracy':>12}")
+    print(f"  {'setting':<10}{'method':<28}{'micro-F1 (no Other)':>22}{'accuracy':>12}")
     for (shots, method), (f1, acc) in rows.items():
-        print(f"  {f'{shots}-shot':<10}{method:<14}{100 * f1:>22.1f}{100 * acc:>12.1f}")
+        print(f"  {f'{shots}-shot':<10}{method:<28}{100 * f1:>22.1f}{100 * acc:>12.1f}")
 
 
 def main() -> None:
@@ -695,6 +736,14 @@ def main() -> None:
         "--bayes-curve",
         action="store_true",
         help="score the SemEval test subset after every epoch (a learning curve; selects nothing)",
+    )
+    parser.add_argument(
+        "--bayes-variants",
+        nargs="+",
+        choices=sorted(BAYES_VARIANTS),
+        default=[],
+        help="diagnostic BayesPrompt rows: "
+        + "; ".join(f"{k}: {v}" for k, v in BAYES_VARIANTS.items()),
     )
     parser.add_argument(
         "--sci-teacher-forced",
