@@ -150,7 +150,7 @@ def pretrain_graphclip(
         timing["seen"] += book.weight
         mean = book.finish()
         timing["seconds"] += time.perf_counter() - timing["start"]
-        return {"epoch": epoch + 1, "epoch_loss": mean, "logit_scale": float(logit_scale)}
+        return {"epoch": epoch + 1, "epoch_loss": mean, "logit_scale": float(logit_scale.detach())}
 
     runner = PhaseRunner(
         [Repeat(epochs, [Phase("graphclip_pretrain", step, batches, begin=begin, end=end)])],
