@@ -132,3 +132,100 @@ def test_mean_mode_and_sub_obj_rows_come_from_particles():
     embedded = model.embed(ids)
     sub_positions = ids == model.config.vocab_size
     torch.testing.assert_close(embedded[sub_positions][0], model.particles.mean(0))
+
+
+def _one_hot_particles(n, width=32, scale=3.0):
+    """Particles ``(n, width)``: particle ``i`` is ``scale`` at coordinate ``i``, so the mean of
+    ``k`` of them is ``scale / k`` on exactly ``k`` coordinates (which tells how many were drawn)."""
+    return torch.eye(n, width) * scale
+
+
+def test_training_draws_min_particles_and_classes_without_replacement():
+    _, model, _ = _setup()  # 3 relations, num_samples None -> min(#particles, 3)
+    model.set_particles(_one_hot_particles(5))
+    model.train()
+    for _ in range(10):
+        vector = model.prompt_vector()
+        drawn = vector.nonzero().view(-1)
+        assert drawn.numel() == 3 and bool((drawn < 5).all())
+        torch.testing.assert_close(vector[drawn], torch.full((3,), 1.0))
+    model.set_particles(_one_hot_particles(2))  # fewer particles than classes: all of them
+    torch.testing.assert_close(model.prompt_vector()[:2], torch.full((2,), 1.5))
+
+
+def test_num_samples_overrides_the_class_count():
+    _, model, _ = _setup(num_samples=2)
+    model.set_particles(_one_hot_particles(5))
+    model.train()
+    assert model.prompt_vector().nonzero().numel() == 2
+
+
+def test_sample_evaluation_is_one_seeded_draw_and_mean_mode_uses_every_particle():
+    _, model, _ = _setup(eval_mode="sample")
+    model.set_particles(_one_hot_particles(5))
+    model.eval()
+    first = model.prompt_vector()
+    assert first.nonzero().numel() == 3  # a draw of 3, not the mean of all 5
+    torch.testing.assert_close(model.prompt_vector(), first)  # the same draw every call
+    _, other_seed, _ = _setup(eval_mode="sample", seed=7)
+    other_seed.set_particles(_one_hot_particles(5))
+    other_seed.eval()
+    draws = {tuple(other_seed.prompt_vector().nonzero().view(-1).tolist())}
+    draws.add(tuple(first.nonzero().view(-1).tolist()))
+    _, mean_model, _ = _setup(eval_mode="mean")
+    mean_model.set_particles(_one_hot_particles(5))
+    mean_model.eval()
+    torch.testing.assert_close(mean_model.prompt_vector()[:5], torch.full((5,), 0.6))
+    assert len(draws) == 2  # the draw follows config.seed
+
+
+def test_particles_write_sub_and_obj_rows_only():
+    _, model, collate = _setup(eval_mode="mean")
+    ids = collate(_examples(2))["input_ids"]
+    before = model.embed(ids).detach()
+    model.set_particles(torch.randn(4, 32))
+    model.eval()
+    after = model.embed(ids).detach()
+    vocab = model.config.vocab_size
+    vector = model.particles.mean(0)
+    for row in (0, 1):  # [sub], [obj]
+        at = ids == vocab + row
+        assert bool(at.any())
+        torch.testing.assert_close(after[at], vector.expand(int(at.sum()), -1))
+    others = ids < vocab
+    others |= ids >= vocab + 2  # markers and everything else keep their embeddings
+    torch.testing.assert_close(after[others], before[others])
+
+
+def test_answer_logits_are_hidden_state_times_answer_rows_plus_bias():
+    _, model, collate = _setup()
+    model.eval()
+    batch = collate(_examples(3))
+    batch.pop("labels")
+    logits = model(**batch)
+    with torch.no_grad():
+        model.answer_bias.copy_(torch.tensor([1.0, -2.0, 0.5]))
+    shifted = model(**batch)
+    torch.testing.assert_close(shifted - logits, torch.tensor([1.0, -2.0, 0.5]).expand(3, -1))
+    with torch.no_grad():
+        model.added_embeddings.weight[6 + 1].zero_()  # relation 1's answer row
+    zeroed = model(**batch)
+    torch.testing.assert_close(zeroed[:, 1], torch.full((3,), -2.0))
+
+
+def test_a_state_with_another_particle_count_loads():
+    _, model, _ = _setup()
+    model.set_particles(torch.randn(7, 32))
+    state = {k: v.clone() for k, v in model.prompt_state_dict().items()}
+    _, fresh, _ = _setup()
+    assert fresh.particles.shape == (0, 32)
+    fresh.load_prompt_state_dict(state)
+    assert torch.equal(fresh.particles, model.particles)
+
+
+def test_micro_f1_without_a_no_relation_class_is_accuracy_and_handles_no_predictions():
+    pred, gold = torch.tensor([0, 1, 2, 1]), torch.tensor([0, 1, 1, 0])
+    assert relation_micro_f1(pred, gold, None) == pytest.approx(0.5)
+    assert relation_micro_f1(torch.zeros(4, dtype=torch.long), gold, 0) == 0.0
+    assert relation_micro_f1(pred, torch.zeros(4, dtype=torch.long), 0) == 0.0
+    assert relation_micro_f1(gold, gold, 0) == pytest.approx(1.0)
