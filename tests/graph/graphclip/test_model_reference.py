@@ -1,0 +1,83 @@
+"""GraphCLIP's prompt model against a hand-written reference (issue 22): the logits are the
+cosine between the prompted graph embedding and each class text over the temperature, the
+prompt is added to every node's input features (zero at the start, so step 0 is zero-shot),
+and the loss is cross-entropy over those logits."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+from torch_geometric.data import Batch
+
+from modalprompt.graph.graphclip.config import GraphClipConfig
+from modalprompt.graph.graphclip.data import subgraph_pairs
+from modalprompt.graph.graphclip.encoder import GraphClipEncoder
+from modalprompt.graph.graphclip.model import GraphClipModel
+from modalprompt.graph.graphclip.text import CachedTextEmbedder, HashingTextEncoder
+from modalprompt.graph.tag import procedural_tag
+
+
+def _model(temperature=0.05):
+    embed = CachedTextEmbedder(HashingTextEncoder(dim=32, seed=0))
+    graphs, _ = subgraph_pairs(procedural_tag(3, 8, seed=1), embed, summariser=None, max_nodes=6)
+    torch.manual_seed(0)
+    encoder = GraphClipEncoder(32, hidden=16, out_dim=24, num_layers=1, heads=2).eval()
+    model = GraphClipModel(encoder, GraphClipConfig(num_classes=3, temperature=temperature))
+    model.set_class_embeddings(torch.randn(3, 24, generator=torch.Generator().manual_seed(3)))
+    return model.eval(), Batch.from_data_list(graphs[:5])
+
+
+def _reference_logits(model, batch, prompt):
+    """``cos(normalize(encode(x + p)), t_c) / tau`` written out with the encoder's own parts."""
+    x = model.backbone.embed_inputs(batch) + prompt
+    g = model.backbone.encode(x, batch)
+    g = g / g.norm(dim=-1, keepdim=True)
+    t = model.class_embeddings / model.class_embeddings.norm(dim=-1, keepdim=True)
+    return g @ t.t() / model.config.temperature
+
+
+def test_a_fresh_prompt_gives_the_zero_shot_logits():
+    model, batch = _model()
+    assert torch.count_nonzero(model.prompt) == 0
+    with torch.no_grad():
+        plain = F.normalize(model.backbone(batch), dim=-1)
+        expected = plain @ model.class_embeddings.t() / model.config.temperature
+        torch.testing.assert_close(model(batch), expected)
+
+
+@pytest.mark.parametrize("temperature", [0.01, 0.5])
+def test_logits_are_cosines_of_the_prompted_embedding_over_the_temperature(temperature):
+    model, batch = _model(temperature)
+    with torch.no_grad():
+        model.prompt.copy_(torch.linspace(-1, 1, model.prompt.numel()).view_as(model.prompt))
+        logits = model(batch)
+        torch.testing.assert_close(logits, _reference_logits(model, batch, model.prompt))
+        assert float(logits.abs().max()) <= 1 / temperature + 1e-4  # cosines in [-1, 1]
+        different = _reference_logits(model, batch, -model.prompt)
+        assert not torch.allclose(logits, different)  # the sign of the prompt matters
+
+
+def test_loss_is_cross_entropy_of_those_logits_and_reaches_only_the_prompt():
+    model, batch = _model()
+    batch.y = torch.tensor([0, 2, 1, 1, 0])
+    model.train()
+    loss = model.training_step(batch)["loss"]
+    with torch.no_grad():
+        expected = F.cross_entropy(_reference_logits(model, batch, model.prompt), batch.y)
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert model.prompt.grad is not None and torch.count_nonzero(model.prompt.grad) > 0
+    assert all(p.grad is None for p in model.backbone.parameters())
+    outputs = model.validation_step(batch)
+    pred = outputs["logits"].argmax(-1)
+    assert model.compute_metrics(outputs)["accuracy"] == pytest.approx(
+        float((pred == batch.y).float().mean())
+    )
+
+
+def test_unset_class_embeddings_are_seeded_unit_rows():
+    encoder = GraphClipEncoder(32, hidden=16, out_dim=24, num_layers=1, heads=2)
+    a = GraphClipModel(encoder, GraphClipConfig(num_classes=4, seed=1)).class_embeddings
+    b = GraphClipModel(encoder, GraphClipConfig(num_classes=4, seed=1)).class_embeddings
+    c = GraphClipModel(encoder, GraphClipConfig(num_classes=4, seed=2)).class_embeddings
+    assert a.shape == (4, 24) and torch.equal(a, b) and not torch.equal(a, c)
+    torch.testing.assert_close(a.norm(dim=-1), torch.ones(4))
