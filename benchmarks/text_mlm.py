@@ -89,8 +89,6 @@ Diagnostics, 2026-12-04 (cores shared with test runs; seconds are not timing cla
 
 usage: OMP_NUM_THREADS=2 python -u benchmarks/text_mlm.py [--quick] [--only SECTION]
        (or: modalprompt bench text_mlm [--quick])
-usage: OMP_NUM_THREADS=2 python -u benchmarks/text_mlm.py [--quick] [--only SECTION]
-       (or: modalprompt bench text_mlm [--quick])
 """
 
 from __future__ import annotations
