@@ -290,6 +290,8 @@ def main() -> None:
         + (f" ({cached} cached vectors available)" if args.cache else "")
     )
     summaries = {"default summaries": cora_pairs}
+    if args.cache:
+        embed.save()  # before the LLM step, which may take an hour the first time
     if args.llm_summaries:
         t0 = time.perf_counter()
         summariser, llm = llm_summariser(Path(args.summary_cache), args.summary_batch)
