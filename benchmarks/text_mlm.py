@@ -651,8 +651,9 @@ def bayesprompt_section(args: argparse.Namespace, data: Path) -> None:
             if quick
             else args.bayes_epochs or max(2, math.ceil(args.bayes_min_steps / steps_per_epoch))
         )
-        methods = ["BayesPrompt", *(f"BayesPrompt/{v}" for v in args.bayes_variants)]
-        for method in (*methods, "KnowPrompt"):
+        variants = [f"BayesPrompt/{v}" for v in args.bayes_variants]
+        methods = variants if args.bayes_variants_only else ["BayesPrompt", *variants, "KnowPrompt"]
+        for method in methods:
             t = time.perf_counter()
             tok = copy.deepcopy(tokenizer)  # the config adds the marker and answer tokens
             variant = method.partition("/")[2]
@@ -744,6 +745,11 @@ def main() -> None:
         + "; ".join(f"{k}: {v}" for k, v in BAYES_VARIANTS.items()),
     )
     parser.add_argument(
+        "--bayes-variants-only",
+        action="store_true",
+        help="with --bayes-variants: skip the BayesPrompt and KnowPrompt rows (measured elsewhere)",
+    )
+    parser.add_argument(
         "--sci-teacher-forced",
         action="store_true",
         help="diagnostic rows: zero-shot SciPrompt with terms scored by teacher forcing",
@@ -771,6 +777,8 @@ def main() -> None:
         parser.error(f"--pcp-confidence: expected a value in [0, 1), got {args.pcp_confidence}")
     if args.bayes_min_steps < 1 or (args.bayes_epochs is not None and args.bayes_epochs < 1):
         parser.error("--bayes-min-steps / --bayes-epochs: expected positive integers")
+    if args.bayes_variants_only and not args.bayes_variants:
+        parser.error("--bayes-variants-only: give the variants with --bayes-variants")
     if any(not 0.0 <= x <= 1.0 for x in args.sci_min_scores):
         parser.error(f"--sci-min-scores: expected values in [0, 1], got {args.sci_min_scores}")
     if hasattr(sys.stdout, "reconfigure"):
