@@ -29,36 +29,44 @@ here prompt FT / CLS FT run ``--steps`` steps of 8 (default 20, dev every 10), s
 over a pool of 128 texts (16 steps of 8), SemEval at least ``--bayes-min-steps`` steps of 8 (72;
 5-shot: 6 epochs, 16-shot: 2; the official scripts train 50 epochs), test sets are fixed random
 subsets (sizes printed; with 100 test examples a single-seed difference of 5 points is within
-noise). The schedules still learn: prompt FT is 3-8 points above zero-shot. The whole default
-run was not run in one piece: from the parts measured below (about 5 minutes per LM-BFF task and
-seed, 2-2.5 minutes per SciPrompt 4-shot run, 1.5 / 4-4.5 minutes per 5- / 16-shot BayesPrompt
-run at 2 epochs) it comes to roughly 1 h 45 min on 2 quiet CPU cores (8-shot SciPrompt not
-measured). ``--seeds``, ``--sci-shots`` and ``--bayes-shots`` run parts. ``--quick`` (SST-2, one
-seed, a few steps) took 210 s.
+noise). The schedules still learn: prompt FT is 2-7 points above zero-shot. The whole default
+run takes about 1 h 18 min on 2 CPU cores (measured below). ``--seeds``, ``--sci-shots`` and
+``--bayes-shots`` run parts. ``--quick`` (SST-2, one seed, a few steps) took 210 s.
 
 Diagnostics of the claims that fail here (off by default): ``--pcp-gold`` (stage 2 on the pool's
 true labels), ``--pcp-confidence X`` (stage 2 on confidently pseudo-labelled lines only),
 ``--sci-teacher-forced`` (terms scored by their exact continuation log-probability,
 :func:`~modalprompt.nlp.answer_slot.continuation_log_probs`, on 3 abstracts per class),
 ``--sci-min-scores X ...`` (only terms the official filter scored >= X), ``--bayes-curve`` (the
-SemEval test subset scored after every epoch), ``--bayes-epochs N``.
+SemEval test subset scored after every epoch), ``--bayes-epochs N``, ``--bayes-variants ...``
+(what BayesPrompt writes into the ``[sub]``/``[obj]`` rows, varied one factor at a time).
 
-Measured 2026-12-03 on 2 CPU cores, in parts (quiet cores unless said), SmolLM2-135M-Instruct:
+Measured 2026-12-04, the default run in one piece (``OMP_NUM_THREADS=2 python -u
+benchmarks/text_mlm.py``): **4,658 s** in all (LM-BFF 2,969 s, SciPrompt 893 s, BayesPrompt
+793 s; from its 50th minute a one-thread summary job shared the cores), SmolLM2-135M-Instruct.
 
 LM-BFF 16-shot test accuracy (%), split seeds 13, 21, 42, test subsets of 100::
 
-    task    PCP          prompt FT    TAPT         CLS-head FT  zero-shot  pseudo-label acc
-    SST-2   72.7 ± 4.0   79.3 ± 2.3   80.7 ± 3.5   59.3 ± 5.0   75.0       78.9 ± 4.4
-    CR      83.3 ± 2.1   81.0 ± 1.7   84.3 ± 0.6   52.7 ± 3.1   73.0       81.0 ± 8.0
-    SST-5   27.7 ± 2.5   29.7 ± 2.5   31.0 ± 1.7   23.7 ± 2.5   23.0       25.5 ± 1.6
-    MR      76.0 ± 1.7   80.7 ± 3.8   81.7 ± 2.9   57.7 ± 2.9   78.0       76.3 ± 3.2
+    task    PCP          prompt FT    TAPT         CLS-head FT   zero-shot  pseudo-label acc
+    SST-2   73.0 ± 3.5   79.7 ± 2.9   81.7 ± 3.1   58.0 ±  6.9   75.0       79.2 ± 4.3
+    CR      83.0 ± 2.6   80.0 ± 1.0   84.0 ± 1.0   57.7 ±  4.0   73.0       81.5 ± 8.1
+    SST-5   27.7 ± 2.5   30.0 ± 3.0   29.0 ± 1.7   27.3 ±  4.5   23.0       26.0 ± 1.2
+    MR      76.3 ± 2.1   80.0 ± 2.6   81.7 ± 2.9   62.0 ± 10.6   78.0       76.3 ± 3.3
 
-    (per task and seed: SST-2 321-371 s, CR 256-275 s, SST-5 320-322 s, MR 277-313 s)
+    wall time per task and seed (s, mean of 12): PCP 1 prompt FT (the pseudo-labeler) 30.3,
+    pseudo-labelling the pool 9.7, PCP 2 continued pre-training 42.5 (loss 5.33 -> 3.97), PCP 3
+    prompt FT 34.7; TAPT 2 35.0 (loss 5.71 -> 5.27), TAPT 3 32.1; CLS-head FT 37.0; per task
+    and seed 194-356 s in all
 
-SciPrompt, Emerging NLP, test 105: weighted verbalizer zero-shot 17.1, 4-shot 36.2 / 41.9
-(seeds 0 / 1); class name alone zero-shot 38.1, 4-shot 75.2 / 73.3 (8-shot not run).
-BayesPrompt vs KnowPrompt, SemEval split 1, test 160, micro-F1, 2 epochs, before the decoder
-prompt fix below: 5-shot 13.3 vs 20.8, 16-shot 20.5 vs 31.8.
+SciPrompt, Emerging NLP, test 105 (5 per class), few-shot: 16 steps of 8, seeds 0 / 1::
+
+    verbalizer                  zero-shot   4-shot        8-shot
+    weighted (terms + scores)   17.1        39.0 ± 4.0    33.3 ± 4.0
+    class name alone            38.1        74.3 ± 1.3    73.8 ± 0.7
+
+(8-shot is no better than 4-shot: 16 steps are 0.8 epochs of 8-shot, 1.5 of 4-shot.)
+BayesPrompt vs KnowPrompt, SemEval split 1, test 160, micro-F1 without ``Other``: 5-shot (6
+epochs) 21.8 vs 31.5, 16-shot (2 epochs) 20.5 vs 29.1.
 
 Diagnostics, 2026-12-04 (cores shared with test runs; seconds are not timing claims):
 
