@@ -588,6 +588,7 @@ BAYES_VARIANTS = {
     "trained-rows": "no particles: both rows frozen at the mean of the two collection-trained "
     "[sub]/[obj] rows",
     "recentred": "particles shifted so their mean is the trained rows' mean (their spread kept)",
+    "rescaled": "particles scaled so their mean has the trained rows' norm (direction kept)",
 }
 
 
@@ -607,6 +608,8 @@ def particle_variant(variant: str):
         if variant == "trained-rows":
             return trained.unsqueeze(0)  # (1, D): one particle
         particles = original(model, *args, **kwargs)  # (n, D)
+        if variant == "rescaled":
+            return particles * (trained.norm() / particles.mean(0).norm())
         return particles - particles.mean(0) + trained
 
     bayes_train.compute_particles = compute
