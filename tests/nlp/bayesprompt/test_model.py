@@ -136,7 +136,7 @@ def test_mean_mode_and_sub_obj_rows_come_from_particles():
 
 def _one_hot_particles(n, width=32, scale=3.0):
     """Particles ``(n, width)``: particle ``i`` is ``scale`` at coordinate ``i``, so the mean of
-    ``k`` of them is ``scale / k`` on exactly ``k`` coordinates (which tells how many were drawn)."""
+    ``k`` of them is ``scale / k`` on exactly ``k`` coordinates (that tells how many were drawn)."""
     return torch.eye(n, width) * scale
 
 
