@@ -140,7 +140,7 @@ def test_class_embeddings_are_stored_unit_norm_per_class():
     raw = torch.tensor([[3.0, 4.0] + [0.0] * 22, [0.0] * 23 + [2.0], [1.0] * 24])
     model.set_class_embeddings(raw)
     assert torch.allclose(model.class_embeddings, raw / raw.norm(dim=1, keepdim=True))
-    with pytest.raises(ValueError, match=r"expected 3 classes, got 2"):
+    with pytest.raises(ValueError, match=r"expected 3 classes, got 2$"):
         model.set_class_embeddings(torch.randn(2, 24))
     with pytest.raises(ValueError, match=r"dimension \(32,\) does not match .* output 24"):
         model.set_class_embeddings(torch.randn(3, 32))

@@ -81,3 +81,10 @@ def test_unset_class_embeddings_are_seeded_unit_rows():
     c = GraphClipModel(encoder, GraphClipConfig(num_classes=4, seed=2)).class_embeddings
     assert a.shape == (4, 24) and torch.equal(a, b) and not torch.equal(a, c)
     torch.testing.assert_close(a.norm(dim=-1), torch.ones(4))
+
+
+def test_a_batch_without_labels_is_named():
+    model, batch = _model()
+    del batch.y
+    with pytest.raises(TypeError, match=r"^y: expected a tensor of class indices, got None"):
+        model.training_step(batch)
