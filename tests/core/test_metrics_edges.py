@@ -51,3 +51,12 @@ def test_roc_auc_of_one_task_given_as_vectors():
     assert roc_auc(scores, target) == pytest.approx(0.75)
     with pytest.raises(ValueError, match="roc_auc: scores .* and target .* must have one shape"):
         roc_auc(np.zeros((4, 2)), np.zeros((4, 3)))
+
+
+def test_roc_auc_counts_every_skipped_task_and_names_bad_labels():
+    scores = np.array([[0.1, 0.2, 0.3], [0.9, 0.8, 0.7], [0.4, 0.5, 0.6]])
+    target = np.array([[0, 1, 1], [1, 1, np.nan], [0, 1, 1]])  # tasks 1 and 2: one class each
+    with pytest.warns(UserWarning, match="skipped 2 of 3 task"):
+        assert roc_auc(scores, target) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"found \[-1\.\s+2\.\]"):
+        roc_auc(np.zeros((3, 1)), np.array([[-1.0], [2.0], [0.0]]))
