@@ -31,7 +31,8 @@ over a pool of 128 texts (16 steps of 8), SemEval at least ``--bayes-min-steps``
 subsets (sizes printed; with 100 test examples a single-seed difference of 5 points is within
 noise). The schedules still learn: prompt FT is 2-7 points above zero-shot. The whole default
 run takes about 1 h 18 min on 2 CPU cores (measured below). ``--seeds``, ``--sci-shots`` and
-``--bayes-shots`` run parts. ``--quick`` (SST-2, one seed, a few steps) took 210 s.
+``--bayes-shots`` run parts. ``--quick`` (SST-2, one seed, a few steps) took 210 s, not
+the minute asked for: loading the model and one step of each of three sections do not fit.
 
 Diagnostics of the claims that fail here (off by default): ``--pcp-gold`` (stage 2 on the pool's
 true labels), ``--pcp-confidence X`` (stage 2 on confidently pseudo-labelled lines only),
