@@ -57,6 +57,7 @@ def pretrain_graphclip(
     log_every: int = 10,
     precision: str = "no",
     verbose: bool = False,
+    flag_step: float = 1e-2,
 ) -> PretrainResult:
     """Train ``encoder`` (and a learnable temperature) on (subgraphs, summary embeddings) pairs.
 
@@ -71,6 +72,11 @@ def pretrain_graphclip(
     (encoder, temperature, AdamW, the sampling generator, RNGs) with ``metrics.jsonl`` (a row
     every ``log_every`` steps and per epoch), and ``resume_from="latest"`` continues a killed
     run to the end an uninterrupted one reaches. Batches go to the encoder's device.
+
+    ``flag_step``: the FLAG perturbation's init range and ascent step (official 1e-2, set for
+    the official encoder's node features; unit-norm features such as MiniLM's have coordinates
+    near ``1/sqrt(d)``, so a smaller step may fit them better: ``benchmarks/graphclip.py
+    --ablations`` measures 1e-3).
 
     ``verbose`` prints one line per finished epoch. ``precision`` (``"no"``, ``"fp16"`` with
     loss scaling, ``"bf16"``) runs the forward in mixed precision on CUDA
@@ -87,6 +93,8 @@ def pretrain_graphclip(
     """
     if not sources:
         raise ValueError("sources: need at least one source graph")
+    if not isinstance(flag_step, int | float) or isinstance(flag_step, bool) or flag_step <= 0:
+        raise ValueError(f"flag_step: expected a number > 0, got {flag_step!r}")
     graphs = [g for gs, _ in sources for g in gs]
     texts = torch.cat([t for _, t in sources])
     if texts.size(-1) != encoder.out_dim:
@@ -131,7 +139,9 @@ def pretrain_graphclip(
                 with amp.autocast():
                     return clip_loss(encoder.encode(x, a), t, logit_scale)
 
-            loss = adversarial_step(loss_fn, aug.x, backward=amp.backward)
+            loss = adversarial_step(
+                loss_fn, aug.x, step_size=flag_step, init=flag_step, backward=amp.backward
+            )
         else:
             with amp.autocast():
                 loss = clip_loss(encoder(batch), target, logit_scale)
