@@ -88,3 +88,24 @@ def test_a_batch_without_labels_is_named():
     del batch.y
     with pytest.raises(TypeError, match=r"^y: expected a tensor of class indices, got None"):
         model.training_step(batch)
+
+
+def test_flag_step_is_checked_and_reaches_the_adversarial_step(monkeypatch):
+    from modalprompt.graph.graphclip import pretrain as pretrain_module
+
+    embed = CachedTextEmbedder(HashingTextEncoder(dim=24, seed=0))
+    sources = [subgraph_pairs(procedural_tag(3, 6, seed=2), embed, max_nodes=5)]
+    encoder = GraphClipEncoder(24, hidden=16, out_dim=24, num_layers=1, heads=2)
+    for bad in (0, -1e-3, True, "1e-2"):
+        with pytest.raises(ValueError, match="flag_step: expected a number > 0"):
+            pretrain_module.pretrain_graphclip(encoder, sources, epochs=1, flag_step=bad)
+    seen = []
+    original = pretrain_module.adversarial_step
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["step_size"], kwargs["init"]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pretrain_module, "adversarial_step", spy)
+    pretrain_module.pretrain_graphclip(encoder, sources, epochs=1, batch_size=8, flag_step=3e-3)
+    assert seen and set(seen) == {(3e-3, 3e-3)}
