@@ -32,10 +32,11 @@ pre-trained on SmolLM2-135M-Instruct's summaries (:class:`LLMSummariser`, GraphC
 summary request, greedy) of the *same* source subgraphs (same centres, same RWR seed; the
 procedural TAGs keep their default summaries in both), and every GraphCLIP row is reported for
 both encoders. Summaries are generated once into ``--summary-cache`` (one JSON file each; a
-killed run keeps what it made) at about 0.5 summaries/s on 2 free cores, so all 1,960 source
-subgraphs take about an hour the first time; ``--source-centres N`` pre-trains both encoders on
-N random source subgraphs instead. The output also gives the mean cosine between each centre
-text and its summary in MiniLM's space (how much a summary adds beyond the centre's own text).
+killed run keeps what it made) at about 0.7 summaries/s (batch 16, one free core), so all 1,960
+source subgraphs take about 45 minutes the first time; ``--source-centres N`` pre-trains both
+encoders on N random source subgraphs instead. The output also gives the mean cosine between
+each centre text and its summary in MiniLM's space (how much a summary adds beyond the centre's
+own text).
 
 Measured 2026-12-04 (``--llm-summaries --ablations --source-centres 1000``, 1 thread, summaries
 cached: 413 s; generating the 1,000 summaries took 1,140 s the first time, 0.72 summaries/s at
@@ -180,17 +181,17 @@ def graph_embeddings(encoder: GraphClipEncoder, graphs: list[Data]) -> Tensor:
 
 class ProgressSummariser:
     """``summarise_many`` of a :class:`CachedSummariser` in chunks, a progress line each (the
-    first LLM run takes an hour on 2 cores; a killed run keeps every finished chunk)."""
+    first LLM run takes most of an hour; a killed run keeps every finished batch)."""
 
     def __init__(self, cached: CachedSummariser, llm: LLMSummariser, chunk: int = 64) -> None:
         self.cached, self.llm, self.chunk = cached, llm, chunk
 
     def summarise_many(self, subgraphs: list[list[str]]) -> list[str]:
         out: list[str] = []
-        t0 = time.perf_counter()
+        t0, before = time.perf_counter(), self.llm.generated
         for first in range(0, len(subgraphs), self.chunk):
             out += self.cached.summarise_many(subgraphs[first : first + self.chunk])
-            made = self.llm.generated
+            made = self.llm.generated - before  # in this call only
             rate = f", {made / (time.perf_counter() - t0):.2f} generated/s" if made else ""
             print(
                 f"  LLM summaries: {len(out)}/{len(subgraphs)} ({made} generated, the rest "

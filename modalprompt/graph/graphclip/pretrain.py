@@ -93,8 +93,13 @@ def pretrain_graphclip(
     """
     if not sources:
         raise ValueError("sources: need at least one source graph")
-    if not isinstance(flag_step, int | float) or isinstance(flag_step, bool) or flag_step <= 0:
-        raise ValueError(f"flag_step: expected a number > 0, got {flag_step!r}")
+    if (
+        not isinstance(flag_step, int | float)
+        or isinstance(flag_step, bool)
+        or not math.isfinite(flag_step)
+        or flag_step <= 0
+    ):
+        raise ValueError(f"flag_step: expected a finite number > 0, got {flag_step!r}")
     graphs = [g for gs, _ in sources for g in gs]
     texts = torch.cat([t for _, t in sources])
     if texts.size(-1) != encoder.out_dim:

@@ -96,8 +96,8 @@ def test_flag_step_is_checked_and_reaches_the_adversarial_step(monkeypatch):
     embed = CachedTextEmbedder(HashingTextEncoder(dim=24, seed=0))
     sources = [subgraph_pairs(procedural_tag(3, 6, seed=2), embed, max_nodes=5)]
     encoder = GraphClipEncoder(24, hidden=16, out_dim=24, num_layers=1, heads=2)
-    for bad in (0, -1e-3, True, "1e-2"):
-        with pytest.raises(ValueError, match="flag_step: expected a number > 0"):
+    for bad in (0, -1e-3, True, "1e-2", float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="flag_step: expected a finite number > 0"):
             pretrain_module.pretrain_graphclip(encoder, sources, epochs=1, flag_step=bad)
     seen = []
     original = pretrain_module.adversarial_step
