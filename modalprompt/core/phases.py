@@ -78,7 +78,16 @@ from modalprompt.core.state_tree import join_tensors, split_tensors
 from modalprompt.core.trainer_checkpoint import non_finite_tensors
 from modalprompt.core.trainer_resume import NonFiniteLossError
 
-__all__ = ["Phase", "Repeat", "PhaseRunner", "ModuleState", "ValueState", "EpochLoss", "Stateful"]
+__all__ = [
+    "Phase",
+    "Repeat",
+    "PhaseRunner",
+    "ModuleState",
+    "ValueState",
+    "EpochLoss",
+    "SettingsState",
+    "Stateful",
+]
 
 CHECKPOINTS = "phase_checkpoints"
 #: Seconds between plain progress lines of a verbose run when stderr is not a terminal.
@@ -169,6 +178,28 @@ class ValueState:
 
     def load_state_dict(self, state: Any) -> None:
         self.value = copy.deepcopy(state)  # never shares lists with the source
+
+
+class SettingsState(ValueState):
+    """The settings a run started with (numbers, strings, bools), kept in its checkpoints so
+    that resuming with different ones is refused by name instead of silently mixing two runs.
+
+    ``load_state_dict`` raises a ValueError naming the first setting that differs (or is
+    missing on one side), with the saved and the current value.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(dict(settings))
+
+    def load_state_dict(self, state: Any) -> None:
+        saved = dict(state)
+        for key in sorted(set(saved) | set(self.value)):
+            have, want = saved.get(key, "(not saved)"), self.value.get(key, "(not set)")
+            if have != want:
+                raise ValueError(
+                    f"resume: the checkpoint was saved with {key}={have!r}, this run has "
+                    f"{key}={want!r}; resume with the settings the run started with"
+                )
 
 
 class EpochLoss(ValueState):

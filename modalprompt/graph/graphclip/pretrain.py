@@ -18,12 +18,26 @@ from modalprompt.core.distributed import (
     shard_for_rank,
 )
 from modalprompt.core.mixed_precision import MixedPrecision
-from modalprompt.core.phases import EpochLoss, ModuleState, Phase, PhaseRunner, Repeat
+from modalprompt.core.phases import (
+    EpochLoss,
+    ModuleState,
+    Phase,
+    PhaseRunner,
+    Repeat,
+    SettingsState,
+)
 from modalprompt.core.state_tree import GeneratorState
 from modalprompt.graph.graphclip.encoder import GraphClipEncoder
 from modalprompt.graph.graphclip.objective import adversarial_step, augment, clip_loss
 
-__all__ = ["PretrainResult", "pretrain_graphclip"]
+__all__ = ["PretrainResult", "pretrain_graphclip", "scaled_flag_step"]
+
+#: The official FLAG perturbation range and ascent step, on the official node features.
+OFFICIAL_FLAG_STEP = 1e-2
+#: Per-coordinate RMS of the official node features: all-MiniLM-L6-v2's mean-pooled last hidden
+#: states *without* the final normalisation (the official feature script), measured over 400
+#: Cora texts of 256 characters (mean norm 3.47 over 384 coordinates).
+OFFICIAL_FEATURE_RMS = 0.181
 
 
 @dataclass
@@ -33,6 +47,30 @@ class PretrainResult:
     losses: list[float]
     subgraphs_per_second: float
     logit_scale: float
+    flag_step: float = OFFICIAL_FLAG_STEP  #: the FLAG step used (after scaling)
+
+
+def scaled_flag_step(features: torch.Tensor | list[torch.Tensor]) -> float:
+    """The official FLAG step (1e-2) at the scale of node ``features`` ``(N, d)`` (or a list of
+    such tensors, e.g. every subgraph's ``x``).
+
+    The official step was set for raw mean-pooled MiniLM features (per-coordinate RMS 0.181);
+    unit-norm features (the sentence-transformers pipeline's, RMS ``1/sqrt(d)`` = 0.051 at
+    ``d = 384``) would be perturbed 3.5 times harder relative to their size, which collapses
+    pre-training on LLM summaries (``benchmarks/graphclip.py``). Scaling by the features' RMS
+    keeps the perturbation the same fraction of a coordinate as in the official run: 2.8e-3
+    for unit-norm 384-d features.
+    """
+    parts = [features] if isinstance(features, torch.Tensor) else list(features)
+    squares = sum(float(x.detach().float().pow(2).sum()) for x in parts)
+    count = sum(x.numel() for x in parts)
+    rms = math.sqrt(squares / count) if count else 0.0
+    if not math.isfinite(rms) or rms <= 0:
+        raise ValueError(
+            f"node features: expected finite, not all-zero values to scale the FLAG step by, "
+            f"got RMS {rms}; pass flag_step explicitly"
+        )
+    return OFFICIAL_FLAG_STEP * rms / OFFICIAL_FEATURE_RMS
 
 
 class _Temperature(nn.Module):
@@ -57,7 +95,7 @@ def pretrain_graphclip(
     log_every: int = 10,
     precision: str = "no",
     verbose: bool = False,
-    flag_step: float = 1e-2,
+    flag_step: float | None = None,
 ) -> PretrainResult:
     """Train ``encoder`` (and a learnable temperature) on (subgraphs, summary embeddings) pairs.
 
@@ -73,10 +111,13 @@ def pretrain_graphclip(
     every ``log_every`` steps and per epoch), and ``resume_from="latest"`` continues a killed
     run to the end an uninterrupted one reaches. Batches go to the encoder's device.
 
-    ``flag_step``: the FLAG perturbation's init range and ascent step (official 1e-2, set for
-    the official encoder's node features; unit-norm features such as MiniLM's have coordinates
-    near ``1/sqrt(d)``, so a smaller step may fit them better: ``benchmarks/graphclip.py
-    --ablations`` measures 1e-3).
+    ``flag_step``: the FLAG perturbation's init range and ascent step. By default (``None``) the
+    official 1e-2 scaled to the node features' size (:func:`scaled_flag_step`: 2.8e-3 for
+    unit-norm MiniLM features; a departure, because the official features are not normalised
+    and the official step is 3.5 times larger relative to ours); a number is used as given
+    (``1e-2`` is the official value itself). The step used is in the result, and is saved with
+    the checkpoints: resuming with another step (or ``invariant``, ``lr``, ``batch_size``,
+    ``weight_decay``) is refused by name.
 
     ``verbose`` prints one line per finished epoch. ``precision`` (``"no"``, ``"fp16"`` with
     loss scaling, ``"bf16"``) runs the forward in mixed precision on CUDA
@@ -93,14 +134,16 @@ def pretrain_graphclip(
     """
     if not sources:
         raise ValueError("sources: need at least one source graph")
-    if (
+    if flag_step is not None and (
         not isinstance(flag_step, int | float)
         or isinstance(flag_step, bool)
         or not math.isfinite(flag_step)
         or flag_step <= 0
     ):
-        raise ValueError(f"flag_step: expected a finite number > 0, got {flag_step!r}")
+        raise ValueError(f"flag_step: expected None or a finite number > 0, got {flag_step!r}")
     graphs = [g for gs, _ in sources for g in gs]
+    if flag_step is None:
+        flag_step = scaled_flag_step([g.x for g in graphs])
     texts = torch.cat([t for _, t in sources])
     if texts.size(-1) != encoder.out_dim:
         raise ValueError(
@@ -176,6 +219,13 @@ def pretrain_graphclip(
             "generator": GeneratorState(gen),
             "book": book,
             "amp": amp,
+            "settings": SettingsState(
+                flag_step=float(flag_step),
+                invariant=bool(invariant),
+                lr=float(lr),
+                batch_size=int(batch_size),
+                weight_decay=float(weight_decay),
+            ),
         },
         output_dir=run_dir,
         seed=seed,
@@ -186,4 +236,4 @@ def pretrain_graphclip(
     runner.run(resume_from=resume_from)
     encoder.eval()
     rate = timing["seen"] / max(timing["seconds"], 1e-9)
-    return PretrainResult(book.losses, rate, float(logit_scale.detach()))
+    return PretrainResult(book.losses, rate, float(logit_scale.detach()), float(flag_step))

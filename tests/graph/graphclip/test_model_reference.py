@@ -97,7 +97,7 @@ def test_flag_step_is_checked_and_reaches_the_adversarial_step(monkeypatch):
     sources = [subgraph_pairs(procedural_tag(3, 6, seed=2), embed, max_nodes=5)]
     encoder = GraphClipEncoder(24, hidden=16, out_dim=24, num_layers=1, heads=2)
     for bad in (0, -1e-3, True, "1e-2", float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="flag_step: expected a finite number > 0"):
+        with pytest.raises(ValueError, match="flag_step: expected None or a finite number > 0"):
             pretrain_module.pretrain_graphclip(encoder, sources, epochs=1, flag_step=bad)
     seen = []
     original = pretrain_module.adversarial_step
@@ -107,5 +107,83 @@ def test_flag_step_is_checked_and_reaches_the_adversarial_step(monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(pretrain_module, "adversarial_step", spy)
-    pretrain_module.pretrain_graphclip(encoder, sources, epochs=1, batch_size=8, flag_step=3e-3)
+    result = pretrain_module.pretrain_graphclip(
+        encoder, sources, epochs=1, batch_size=8, flag_step=3e-3
+    )
     assert seen and set(seen) == {(3e-3, 3e-3)}
+    assert result.flag_step == 3e-3
+
+
+def test_default_flag_step_is_the_official_step_at_the_features_scale(monkeypatch):
+    """Unit-norm 24-d features have RMS 1/sqrt(24): the default step is 1e-2 * that / 0.181
+    (the official features' RMS), what every adversarial step receives and the result says."""
+    from modalprompt.graph.graphclip import pretrain as pretrain_module
+
+    embed = CachedTextEmbedder(HashingTextEncoder(dim=24, seed=0))
+    sources = [subgraph_pairs(procedural_tag(3, 6, seed=2), embed, max_nodes=5)]
+    expected = 1e-2 * (1 / 24**0.5) / 0.181
+    assert pretrain_module.scaled_flag_step([g.x for g in sources[0][0]]) == pytest.approx(
+        expected, rel=1e-5
+    )
+    raw = torch.full((4, 24), 0.181)  # the official features' scale: the official step
+    assert pretrain_module.scaled_flag_step(raw) == pytest.approx(1e-2, rel=1e-6)
+    assert pretrain_module.scaled_flag_step(2 * raw) == pytest.approx(2e-2, rel=1e-6)
+    for bad in (torch.zeros(3, 4), torch.full((2, 2), float("nan")), []):
+        with pytest.raises(ValueError, match="pass flag_step explicitly"):
+            pretrain_module.scaled_flag_step(bad)
+    seen = []
+    original = pretrain_module.adversarial_step
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["step_size"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pretrain_module, "adversarial_step", spy)
+    encoder = GraphClipEncoder(24, hidden=16, out_dim=24, num_layers=1, heads=2)
+    result = pretrain_module.pretrain_graphclip(encoder, sources, epochs=1, batch_size=8)
+    assert seen and all(s == pytest.approx(expected, rel=1e-5) for s in seen)
+    assert result.flag_step == pytest.approx(expected, rel=1e-5)
+
+
+def test_resuming_with_another_flag_step_is_refused_by_name(tmp_path):
+    from modalprompt.graph.graphclip.pretrain import pretrain_graphclip
+
+    embed = CachedTextEmbedder(HashingTextEncoder(dim=24, seed=0))
+    sources = [subgraph_pairs(procedural_tag(3, 6, seed=2), embed, max_nodes=5)]
+
+    def encoder():
+        torch.manual_seed(0)
+        return GraphClipEncoder(24, hidden=16, out_dim=24, num_layers=1, heads=2)
+
+    pretrain_graphclip(encoder(), sources, epochs=1, batch_size=8, run_dir=tmp_path, flag_step=1e-3)
+    with pytest.raises(ValueError, match=r"flag_step=0\.001, this run has flag_step=0\.002"):
+        pretrain_graphclip(
+            encoder(),
+            sources,
+            epochs=1,
+            batch_size=8,
+            run_dir=tmp_path,
+            resume_from="latest",
+            flag_step=2e-3,
+        )
+    with pytest.raises(ValueError, match=r"invariant=True, this run has invariant=False"):
+        pretrain_graphclip(
+            encoder(),
+            sources,
+            epochs=1,
+            batch_size=8,
+            run_dir=tmp_path,
+            resume_from="latest",
+            flag_step=1e-3,
+            invariant=False,
+        )
+    result = pretrain_graphclip(
+        encoder(),
+        sources,
+        epochs=1,
+        batch_size=8,
+        run_dir=tmp_path,
+        resume_from="latest",
+        flag_step=1e-3,
+    )
+    assert len(result.losses) == 1  # the finished run, read back
