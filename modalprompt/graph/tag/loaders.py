@@ -1,8 +1,9 @@
-"""Loaders: TAGs from CSV/JSON files and the real text-attributed Cora."""
+"""Loaders: TAGs from CSV/JSON files and the real text-attributed Cora and CiteSeer."""
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from pathlib import Path
@@ -13,7 +14,15 @@ from torch_geometric.utils import coalesce, to_undirected
 
 from modalprompt.graph.tag.types import TextAttributedGraph, check_node_texts
 
-__all__ = ["load_tag_csv", "load_tag_json", "load_tag_cora", "CORA_DESCRIPTIONS"]
+__all__ = [
+    "load_tag_csv",
+    "load_tag_json",
+    "load_tag_cora",
+    "load_tag_citeseer",
+    "CORA_DESCRIPTIONS",
+    "CITESEER_CLASSES",
+    "CITESEER_DESCRIPTIONS",
+]
 
 CORA_DESCRIPTIONS = {
     "Case_Based": "reasoning from stored past cases and their adaptation to new problems",
@@ -23,6 +32,24 @@ CORA_DESCRIPTIONS = {
     "Reinforcement_Learning": "agents learning from rewards, value functions and policies",
     "Rule_Learning": "induction of symbolic rules and decision trees from examples",
     "Theory": "theoretical analysis of learning, complexity and learnability bounds",
+}
+
+#: CiteSeer's label codes (``data.csv``) and their names (``label_info.csv`` of the source).
+CITESEER_CLASSES = {
+    "Agents": "Agents",
+    "AI": "Artificial Intelligence",
+    "DB": "Databases",
+    "HCI": "Human-Computer Interaction",
+    "IR": "Information Retrieval",
+    "ML": "Machine Learning",
+}
+CITESEER_DESCRIPTIONS = {
+    "Agents": "autonomous software agents, multi-agent systems and their communication",
+    "Artificial Intelligence": "knowledge representation, planning, reasoning and search",
+    "Databases": "database systems, query processing, storage and data management",
+    "Human-Computer Interaction": "user interfaces, interaction design and usability studies",
+    "Information Retrieval": "search engines, document retrieval, indexing and web search",
+    "Machine Learning": "learning algorithms, classification and statistical models from data",
 }
 
 
@@ -184,3 +211,64 @@ def load_tag_cora(root: str | Path, max_chars: int = 600) -> TextAttributedGraph
     texts = [r["text"].replace("\n", " ")[:max_chars] for r in recs]
     names = sorted(CORA_DESCRIPTIONS)
     return _build(texts, [r["label"] for r in recs], edges, names, dict(CORA_DESCRIPTIONS))
+
+
+def load_tag_citeseer(root: str | Path, max_chars: int = 600) -> TextAttributedGraph:
+    """Text-attributed CiteSeer (3,186 papers, 6 classes) from the folder layout of
+    ``data/graph/tag/citeseer`` in this repository (see its README for the source).
+
+    Files: ``node_info.csv`` or ``node_info.csv.gz`` (``paper_id,title,abs``, ids 1..N in row
+    order), ``data.csv`` (``paper_id,label``, ids 0..N-1), ``graph.csv`` (``paper_id1,
+    paper_id2``, ids 0..N-1). Node ``i`` is the ``i``-th row of ``node_info`` and id ``i`` of the
+    other two files: the texts' ids are 1-based, the labels' and edges' 0-based. (Joining the
+    files on ``paper_id``, as the source repository's converter does, shifts every label by one
+    node; its jsonl carries that shift.) A node's text is its title and abstract, cut to
+    ``max_chars`` characters; class names are the full names of :data:`CITESEER_CLASSES`, with
+    short hand-written descriptions.
+
+    Shapes:
+        result ``data.edge_index`` ``(2, E)`` (both directions), ``data.y`` ``(N,)``.
+    """
+    root = Path(root)
+    nodes_path = root / "node_info.csv"
+    if not nodes_path.is_file():
+        nodes_path = root / "node_info.csv.gz"
+    if not nodes_path.is_file():
+        raise FileNotFoundError(f"root: {root} has no node_info.csv or node_info.csv.gz")
+    if nodes_path.suffix == ".gz":
+        with gzip.open(nodes_path, "rt", encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+    else:
+        rows = _read_csv(nodes_path, ("paper_id", "title", "abs"))
+    for col in ("paper_id", "title", "abs"):
+        if rows and col not in rows[0]:
+            raise ValueError(f"{nodes_path}: missing column {col!r} (have {list(rows[0])})")
+    ids = [int(r["paper_id"]) for r in rows]
+    if ids != list(range(1, len(rows) + 1)):
+        first = next(i for i, v in enumerate(ids) if v != i + 1)
+        raise ValueError(
+            f"{nodes_path}: expected paper_id 1..{len(rows)} in row order, row {first + 2} has "
+            f"{ids[first]}"
+        )
+    labels_rows = _read_csv(root / "data.csv", ("paper_id", "label"))
+    by_id = {int(r["paper_id"]): r["label"] for r in labels_rows}
+    missing = [i for i in range(len(rows)) if i not in by_id]
+    if missing:
+        raise ValueError(
+            f"{root / 'data.csv'}: no label for {len(missing)} node id(s) of 0..{len(rows) - 1}, "
+            f"e.g. {missing[:3]}"
+        )
+    unknown = sorted({by_id[i] for i in range(len(rows))} - set(CITESEER_CLASSES))
+    if unknown:
+        raise ValueError(
+            f"{root / 'data.csv'}: labels {unknown} are not CiteSeer's {sorted(CITESEER_CLASSES)}"
+        )
+    edges_path = root / "graph.csv"
+    edges = [
+        _node_pair(edges_path, f"row {i + 2}", (r["paper_id1"], r["paper_id2"]))
+        for i, r in enumerate(_read_csv(edges_path, ("paper_id1", "paper_id2")))
+    ]
+    texts = [f"{r['title']} {r['abs']}".strip()[:max_chars] for r in rows]
+    labels = [CITESEER_CLASSES[by_id[i]] for i in range(len(rows))]
+    names = sorted(CITESEER_DESCRIPTIONS)
+    return _build(texts, labels, edges, names, dict(CITESEER_DESCRIPTIONS), str(edges_path))
