@@ -312,6 +312,28 @@ def test_core_trainer_forwards_data_and_arguments_to_fit_relief(monkeypatch, tmp
     assert evaluation == train == graphs[:4]
     assert kwargs["eval_batch_size"] == 512 and kwargs["verbose"] is True
     assert kwargs["output_dir"] is None and kwargs["overwrite_output_dir"] is False
+    calls.clear()  # fit(resume_from=...) reaches fit_relief (mutmut: it was dropped unnoticed)
+    mp.Trainer(model, args, train_data=graphs[:4]).fit(resume_from="latest")
+    assert calls[0][3]["resume_from"] == "latest"
+
+
+def test_relief_compute_metrics_pcr_and_apm_by_hand():
+    """PCR = mean over graphs of prompted / nodes (a graph without nodes counts 0), APM = the
+    prompted nodes' summed norms / their count (0 with none prompted)."""
+    model = _model()
+    outputs = {
+        "logits": torch.tensor([[2.0], [-1.0], [0.5]]),
+        "labels": torch.tensor([[1.0], [0.0], [0.0]]),
+        "prompted": torch.tensor([1.0, 2.0, 0.0]),
+        "nodes": torch.tensor([1.0, 4.0, 0.0]),  # one node, all of it prompted; an empty graph
+        "norm_sum": torch.tensor([3.0, 6.0, 0.0]),
+    }
+    metrics = model.compute_metrics(outputs)
+    assert metrics["pcr"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    assert metrics["apm"] == pytest.approx(9.0 / 3)
+    assert metrics["roc_auc"] == pytest.approx(1.0)
+    none = model.compute_metrics({**outputs, "prompted": torch.zeros(3)})
+    assert none["pcr"] == 0.0 and none["apm"] == 0.0
 
 
 def test_relief_model_graph_losses_follow_its_task_type():
