@@ -334,6 +334,20 @@ def test_relief_compute_metrics_pcr_and_apm_by_hand():
     assert metrics["roc_auc"] == pytest.approx(1.0)
     none = model.compute_metrics({**outputs, "prompted": torch.zeros(3)})
     assert none["pcr"] == 0.0 and none["apm"] == 0.0
+    one = model.compute_metrics({**outputs, "prompted": torch.tensor([1.0, 0.0, 0.0])})
+    assert one["apm"] == pytest.approx(9.0)  # a single prompted node: its norm, not 0
+
+
+def test_relief_optimizer_groups_train_the_head_at_head_lr():
+    """What the core trainer builds from ``param_groups``: the head alone, named, at
+    ``head_lr`` (not the trainer's ``lr``); policy and critic belong to H-PPO."""
+    from modalprompt.core.optim import build_optimizer
+
+    model = _model(head_lr=0.02)
+    opt = build_optimizer(model.param_groups(), mp.TrainingArguments(lr=0.5, device="cpu"))
+    (group,) = opt.param_groups
+    assert group["name"] == "head" and group["lr"] == pytest.approx(0.02)
+    assert [id(p) for p in group["params"]] == [id(p) for p in model.head.parameters()]
 
 
 def test_relief_model_graph_losses_follow_its_task_type():
