@@ -398,3 +398,41 @@ def test_prompt_coverage_and_magnitude_by_hand():
     assert stats["apm"] == pytest.approx((5.0 + 1.0 + 2.0 + 1.0) / 4)
     nothing = prompt_statistics(torch.zeros(6, 2), batch, num_graphs=3)
     assert nothing == {"pcr": 0.0, "apm": 0.0}
+
+
+def _logits_with_prompt(model, batch, prompt):
+    with torch.no_grad():
+        h = model.backbone.encode(model.backbone.embed_inputs(batch) + prompt, batch)
+        return model.head(h, batch.batch, int(batch.num_graphs))
+
+
+def test_forward_samples_in_training_and_follows_eval_mode_in_eval():
+    """Training samples from torch's global generator whatever ``eval_mode`` says; eval mode
+    samples from a generator seeded with ``config.seed`` (the same logits every call, global
+    RNG untouched) or takes the argmax rollout with ``eval_mode="deterministic"``."""
+    batch = Batch.from_data_list(procedural_graphs(6, num_tasks=1, seed=3))
+    model = _model(eval_mode="deterministic", head_encoder_dropout=False)
+    with torch.no_grad():  # a policy whose samples differ visibly from its argmax
+        for p in model.policy.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    model.eval()
+    argmax = _logits_with_prompt(model, batch, model.rollout(batch, deterministic=True).prompt)
+    assert torch.allclose(model(batch), argmax)
+    model.train()
+    torch.manual_seed(1)
+    first = model(batch)
+    torch.manual_seed(2)
+    second = model(batch)
+    assert not torch.allclose(first, second)  # sampled, not the argmax rollout
+    sampling = _model(eval_mode="sample", head_encoder_dropout=False)
+    sampling.load_state_dict(model.state_dict())
+    sampling.eval()
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    a, b = sampling(batch), sampling(batch)
+    assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), state)
+    seeded = torch.Generator().manual_seed(sampling.config.seed)
+    expected = _logits_with_prompt(
+        sampling, batch, sampling.rollout(batch, deterministic=False, generator=seeded).prompt
+    )
+    assert torch.allclose(a, expected)
