@@ -73,3 +73,30 @@ def test_seeded_draws_from_the_seed_and_leaves_the_caller_alone():
             _draw()
             raise RuntimeError("inside")
     assert _draw() == outside  # restored on an exception too
+
+
+def test_cuda_generators_round_trip_on_the_devices_both_runs_have(monkeypatch):
+    """CUDA without a GPU: torch.cuda's generator calls recorded. Every device's state is
+    captured; restoring sets devices 0 .. min(saved, present) - 1 only (a checkpoint from a
+    3-GPU run resumed on 2 GPUs, or the reverse, must not index a missing device)."""
+    states = {i: torch.tensor([10 + i], dtype=torch.uint8) for i in range(3)}
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda i: states[i].clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda t, i: restored.append((i, int(t))))
+    scalars, tensors = capture_rng_state()
+    assert scalars["cuda_devices"] == 2
+    assert {k for k in tensors if k.startswith("torch_cuda_")} == {"torch_cuda_0", "torch_cuda_1"}
+    restore_rng_state(scalars, tensors)
+    assert restored == [(0, 10), (1, 11)]
+    restored.clear()  # saved on 3 devices, 2 present now
+    restore_rng_state({**scalars, "cuda_devices": 3}, {**tensors, "torch_cuda_2": states[2]})
+    assert restored == [(0, 10), (1, 11)]
+    restored.clear()  # saved on 1 device, 2 present now
+    restore_rng_state({**scalars, "cuda_devices": 1}, {"torch_cuda_0": states[0], **tensors})
+    assert restored == [(0, 10)]
+    restored.clear()  # a checkpoint without the entry (saved on CPU)
+    del scalars["cuda_devices"]
+    restore_rng_state(scalars, tensors)
+    assert restored == []
