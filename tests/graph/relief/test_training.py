@@ -436,3 +436,12 @@ def test_forward_samples_in_training_and_follows_eval_mode_in_eval():
         sampling, batch, sampling.rollout(batch, deterministic=False, generator=seeded).prompt
     )
     assert torch.allclose(a, expected)
+
+
+def test_head_depth_and_critic_pooling_come_from_the_config():
+    """Non-default values reach the modules (the defaults alone cannot show it)."""
+    model = _model(head_layers=3, critic_pooling="mean")
+    linears = [m for m in model.head.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 3
+    assert model.critic.pooling == "mean"
+    assert _model().critic.pooling == "meanmax"
