@@ -79,6 +79,7 @@ def test_schedule_factors_at_the_boundaries():
     assert schedule_factor(10, 10, 0, "cosine") == pytest.approx(0.0)
     assert schedule_factor(7, 10, 0, "cosine") == pytest.approx(0.5 * (1 + math.cos(0.7 * math.pi)))
     assert schedule_factor(0, 0, 0, "linear") == 1.0  # no steps: no division by zero
+    assert schedule_factor(4, 4, 3, "linear") == 0.0  # one step after warm-up: the end
     with pytest.raises(ValueError, match="scheduler: expected 'constant', 'linear' or 'cosine'"):
         schedule_factor(5, 10, 0, "step")
 
