@@ -96,6 +96,9 @@ DEFAULT_CITESEER = Path(__file__).resolve().parents[1] / "data" / "graph" / "tag
 TARGET_CLASSES = ["Theory", "Reinforcement_Learning", "Rule_Learning"]
 TEMPLATE = "this paper has a topic on {}"  # the official Cora template
 CITESEER_TEMPLATE = "good paper of {}"  # the official CiteSeer template
+#: class texts worded like LLMSummariser's answers (--ablations): does a graph encoder trained
+#: against such summaries only fail on class texts worded differently?
+SUMMARY_STYLE = ANSWER_PREFIX + " is about {}"
 SHOTS = (1, 5, 10)
 
 
@@ -328,6 +331,34 @@ def evaluate(
     return rows
 
 
+def zero_shot_rows(
+    graphs: list[Data],
+    cls_emb: Tensor,
+    encoders: dict[str, GraphClipEncoder],
+    seeds: list[int],
+    test_cap: int | None,
+    suffix: str,
+) -> dict[str, dict[int, list[float]]]:
+    """Zero-shot rows only (text-only and each encoder) with other class texts ``cls_emb``, on
+    the same per-seed test splits as :func:`evaluate`; ``suffix`` names the class texts."""
+    y = torch.cat([g.y for g in graphs])
+    text = torch.stack([g.x[0] for g in graphs]) @ F.normalize(cls_emb, dim=-1).t()
+    preds = {"MiniLM text only: zero-shot": text.argmax(-1)}
+    for name, encoder in encoders.items():
+        preds[f"GraphCLIP zero-shot ({name.split()[0]})"] = zero_shot_predict(
+            encoder, graphs, cls_emb
+        )
+    rows: dict[str, dict[int, list[float]]] = {}
+    for seed in seeds:
+        perm = torch.randperm(len(graphs), generator=torch.Generator().manual_seed(seed))
+        test = perm[len(perm) // 2 :][:test_cap]
+        for name, pred in preds.items():
+            rows.setdefault(f"{name}, {suffix}", {}).setdefault(0, []).append(
+                accuracy(pred[test], y[test])
+            )
+    return rows
+
+
 @torch.no_grad()
 def embedding_spread(
     where: str, graphs: list[Data], cls_emb: Tensor, encoders: dict[str, GraphClipEncoder]
@@ -357,7 +388,7 @@ def print_rows(
         + ("; (default) / (LLM): the encoder pre-trained on those summaries" if several else "")
     )
     cols = [0, *SHOTS]
-    width = 60 if several else 34
+    width = max(34, *(len(name) + 2 for name in rows))
     print(f"  {'method':<{width}}" + "".join(f"{f'{k}-shot':>14}" for k in cols))
     for name, by_k in rows.items():
         cells = [spread(by_k[k]) if k in by_k else "–" for k in cols]
@@ -581,6 +612,16 @@ def main() -> None:
     )
     rows = evaluate(graphs, cls_emb, **setting)
     embedding_spread("Cora target papers", graphs, cls_emb, encoders)
+    styled = f"class texts {SUMMARY_STYLE!r}"  # a diagnosis, not a tuned prompt
+    if args.ablations:
+        rows |= zero_shot_rows(
+            graphs,
+            class_embeddings(target, embed, SUMMARY_STYLE),
+            encoders,
+            seeds,
+            test_cap,
+            styled,
+        )
     print_rows(
         f"Cora, unseen classes: test accuracy (%) on {test_size(len(graphs), test_cap)} target "
         f"papers per seed",
@@ -603,6 +644,15 @@ def main() -> None:
         )
         cs_rows = evaluate(cs_graphs, cs_cls, **setting)
         embedding_spread("CiteSeer papers", cs_graphs, cs_cls, encoders)
+        if args.ablations:
+            cs_rows |= zero_shot_rows(
+                cs_graphs,
+                class_embeddings(citeseer, embed, SUMMARY_STYLE),
+                encoders,
+                seeds,
+                test_cap,
+                styled,
+            )
         print_rows(
             f"CiteSeer, unseen graph: test accuracy (%) on "
             f"{test_size(len(cs_graphs), test_cap)} papers per seed",
