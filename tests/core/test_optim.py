@@ -41,9 +41,12 @@ def test_optimizer_kinds_and_their_hyper_parameters():
     assert type(adamw) is torch.optim.AdamW and adamw.param_groups[0]["betas"] == (0.8, 0.95)
     adam = build_optimizer(params, TrainingArguments(optimizer="adam", weight_decay=0.2))
     assert type(adam) is torch.optim.Adam and adam.param_groups[0]["weight_decay"] == 0.2
-    sgd = build_optimizer(params, TrainingArguments(optimizer="sgd", momentum=0.7, lr=0.3))
+    sgd = build_optimizer(
+        params, TrainingArguments(optimizer="sgd", momentum=0.7, lr=0.3, weight_decay=0.05)
+    )
     assert type(sgd) is torch.optim.SGD
     assert sgd.param_groups[0]["momentum"] == 0.7 and sgd.param_groups[0]["lr"] == 0.3
+    assert sgd.param_groups[0]["weight_decay"] == 0.05
 
 
 def test_frozen_parameters_and_empty_groups_are_dropped():
@@ -59,7 +62,7 @@ def test_frozen_parameters_and_empty_groups_are_dropped():
 def test_refusals_name_the_problem():
     with pytest.raises(ValueError, match=r"param_groups\[1\]: needs a 'params' entry"):
         build_optimizer([{"params": [_p(1)]}, {"lr": 1.0}], TrainingArguments())
-    with pytest.raises(ValueError, match="no trainable parameters"):
+    with pytest.raises(ValueError, match=r"^the model has no trainable parameters"):
         build_optimizer([{"params": [_p(1, trainable=False)]}], TrainingArguments())
     shared = _p(1)
     with pytest.raises(ValueError, match="'b' repeats a parameter of another group"):
