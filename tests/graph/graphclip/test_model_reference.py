@@ -187,3 +187,17 @@ def test_resuming_with_another_flag_step_is_refused_by_name(tmp_path):
         flag_step=1e-3,
     )
     assert len(result.losses) == 1  # the finished run, read back
+
+
+def test_the_prompt_is_one_vector_per_input_feature_and_bad_inputs_are_named():
+    """One learnable value per node-feature coordinate, saved as ``(1, d_in)``; a wrong class
+    count names the count found (rows, not the width), and a label count that is not one per
+    graph is our error naming ``y``, never a deep cross-entropy traceback."""
+    model, batch = _model()
+    assert tuple(model.prompt.shape) == (1, 32)
+    assert tuple(model.prompt_state_dict()["prompt"].shape) == (1, 32)
+    with pytest.raises(ValueError, match=r"expected 3 classes, got 5$"):
+        model.set_class_embeddings(torch.randn(5, 24))
+    batch.y = torch.tensor([0, 1, 2])  # 5 graphs, 3 labels
+    with pytest.raises(ValueError, match=r"^y: expected 5 labels \(one per example\), got 3"):
+        model.training_step(batch)
