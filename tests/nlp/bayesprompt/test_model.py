@@ -229,3 +229,34 @@ def test_micro_f1_without_a_no_relation_class_is_accuracy_and_handles_no_predict
     assert relation_micro_f1(torch.zeros(4, dtype=torch.long), gold, 0) == 0.0
     assert relation_micro_f1(pred, torch.zeros(4, dtype=torch.long), 0) == 0.0
     assert relation_micro_f1(gold, gold, 0) == pytest.approx(1.0)
+
+
+def test_masked_lm_rows_need_one_mask_each_and_padding_is_masked_out():
+    """The answer is read at each row's one mask token: a row with two (or none) is our error;
+    a padded batch gives each row the logits it has alone (the attention mask reaches the
+    backbone)."""
+    _, model, collate = _setup()
+    model.eval()
+    mask_id = model.config.mask_token_id
+    examples = [
+        RelationExample(e.tokens + ("indeed",) * (i % 3), e.subject, e.object, e.relation)
+        for i, e in enumerate(_examples(3))
+    ]
+    batch = collate(examples)
+    batch.pop("labels")
+    assert bool((batch["attention_mask"] == 0).any())  # rows of different lengths
+    with torch.no_grad():
+        logits = model(**batch)
+        for i, example in enumerate(examples):
+            alone = collate([example])
+            alone.pop("labels")
+            torch.testing.assert_close(logits[i], model(**alone)[0], atol=1e-5, rtol=1e-5)
+    ids = batch["input_ids"]
+    two_and_none = ids.clone()  # row 0 gets a second mask, row 1 loses its own: still B masks
+    two_and_none[0, 1] = mask_id
+    two_and_none[1][two_and_none[1] == mask_id] = 5
+    extra = ids.clone()  # one row with two masks: B + 1 in all
+    extra[2, 1] = mask_id
+    for bad in (two_and_none, extra):
+        with pytest.raises(ValueError, match=r"^input_ids: every row needs exactly one mask"):
+            model(**{**batch, "input_ids": bad})
