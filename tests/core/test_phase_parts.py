@@ -93,3 +93,18 @@ def test_phase_seeds_differ_by_seed_phase_and_rank_and_stay_in_range():
     seeds = {_phase_seed(s, i, r) for s in (0, 1) for i in (0, 1, 2) for r in (0, 1)}
     assert len(seeds) == 12 and all(0 <= s < 2**31 - 1 for s in seeds)
     assert _phase_seed(2**40, 5, 3) < 2**31 - 1
+
+
+def test_settings_state_refuses_other_settings_by_name():
+    from modalprompt.core.phases import SettingsState
+
+    now = SettingsState(lr=0.1, steps=3, invariant=True)
+    now.load_state_dict({"lr": 0.1, "steps": 3, "invariant": True})  # the same: accepted
+    assert now.state_dict() == {"lr": 0.1, "steps": 3, "invariant": True}
+    with pytest.raises(ValueError, match=r"^resume: the checkpoint was saved with lr=0\.2, this "):
+        now.load_state_dict({"lr": 0.2, "steps": 3, "invariant": True})
+    with pytest.raises(ValueError, match=r"saved with invariant='\(not saved\)', this run has "):
+        now.load_state_dict({"lr": 0.1, "steps": 3})
+    with pytest.raises(ValueError, match=r"saved with extra=1, this run has extra='\(not set\)'"):
+        now.load_state_dict({"lr": 0.1, "steps": 3, "invariant": True, "extra": 1})
+    assert now.state_dict() == {"lr": 0.1, "steps": 3, "invariant": True}  # unchanged
