@@ -111,7 +111,11 @@ def load_tag_csv(
 
 
 def _read_text(path: str | Path) -> str:
+    """The file's UTF-8 text; a ``.gz`` file is decompressed first."""
     try:
+        if Path(path).suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                return f.read()
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
@@ -213,6 +217,16 @@ def load_tag_cora(root: str | Path, max_chars: int = 600) -> TextAttributedGraph
     return _build(texts, [r["label"] for r in recs], edges, names, dict(CORA_DESCRIPTIONS))
 
 
+def _paper_id(path: Path, index: int, value: str) -> int:
+    """``value`` of data row ``index`` as an integer id, or a ValueError naming file and row."""
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(
+            f"{path}: row {index + 2} has paper_id {value!r}, expected an integer"
+        ) from None
+
+
 def load_tag_citeseer(root: str | Path, max_chars: int = 600) -> TextAttributedGraph:
     """Text-attributed CiteSeer (3,186 papers, 6 classes) from the folder layout of
     ``data/graph/tag/citeseer`` in this repository (see its README for the source).
@@ -235,15 +249,8 @@ def load_tag_citeseer(root: str | Path, max_chars: int = 600) -> TextAttributedG
         nodes_path = root / "node_info.csv.gz"
     if not nodes_path.is_file():
         raise FileNotFoundError(f"root: {root} has no node_info.csv or node_info.csv.gz")
-    if nodes_path.suffix == ".gz":
-        with gzip.open(nodes_path, "rt", encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))
-    else:
-        rows = _read_csv(nodes_path, ("paper_id", "title", "abs"))
-    for col in ("paper_id", "title", "abs"):
-        if rows and col not in rows[0]:
-            raise ValueError(f"{nodes_path}: missing column {col!r} (have {list(rows[0])})")
-    ids = [int(r["paper_id"]) for r in rows]
+    rows = _read_csv(nodes_path, ("paper_id", "title", "abs"))
+    ids = [_paper_id(nodes_path, i, r["paper_id"]) for i, r in enumerate(rows)]
     if ids != list(range(1, len(rows) + 1)):
         first = next(i for i, v in enumerate(ids) if v != i + 1)
         raise ValueError(
@@ -251,7 +258,10 @@ def load_tag_citeseer(root: str | Path, max_chars: int = 600) -> TextAttributedG
             f"{ids[first]}"
         )
     labels_rows = _read_csv(root / "data.csv", ("paper_id", "label"))
-    by_id = {int(r["paper_id"]): r["label"] for r in labels_rows}
+    by_id = {
+        _paper_id(root / "data.csv", i, r["paper_id"]): r["label"]
+        for i, r in enumerate(labels_rows)
+    }
     missing = [i for i in range(len(rows)) if i not in by_id]
     if missing:
         raise ValueError(

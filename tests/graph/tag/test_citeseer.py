@@ -88,6 +88,10 @@ def test_citeseer_bad_files_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"labels \['Physics'\] are not CiteSeer's"):
         load_tag_citeseer(root)
 
+    (root / "data.csv").write_text("\n".join([*lines[:-1], "last,HCI"]) + "\n")
+    with pytest.raises(ValueError, match=r"data\.csv: row 3187 has paper_id 'last', expected an"):
+        load_tag_citeseer(root)
+
     root = _copy(tmp_path / "c")
     with (root / "graph.csv").open("a") as f:
         f.write("3186,0\n")
