@@ -648,25 +648,23 @@ def main() -> None:
     setting = dict(
         encoders=encoders, ablated=ablated, seeds=seeds, tune_epochs=tune_epochs, test_cap=test_cap
     )
-    rows = evaluate(graphs, cls_emb, **setting)
-    embedding_spread("Cora target papers", graphs, cls_emb, encoders)
     styled = f"class texts {SUMMARY_STYLE!r}"  # a diagnosis, not a tuned prompt
-    if args.ablations:
-        rows |= zero_shot_rows(
-            graphs,
-            class_embeddings(target, embed, SUMMARY_STYLE),
-            encoders,
-            seeds,
-            test_cap,
-            styled,
+
+    def report(title: str, tag: TextAttributedGraph, graphs: list[Data], cls: Tensor) -> None:
+        """Every row on one target (``graphs`` of ``tag``, class texts ``cls``), printed."""
+        rows = evaluate(graphs, cls, **setting)
+        embedding_spread(title.split(",")[0] + " papers", graphs, cls, encoders)
+        if args.ablations:
+            styled_cls = class_embeddings(tag, embed, SUMMARY_STYLE)
+            rows |= zero_shot_rows(graphs, styled_cls, encoders, seeds, test_cap, styled)
+        print_rows(
+            f"{title}: test accuracy (%) on {test_size(len(graphs), test_cap)} papers per seed",
+            rows,
+            len(seeds),
+            several=len(encoders) > 1 or bool(ablated),
         )
-    print_rows(
-        f"Cora, unseen classes: test accuracy (%) on {test_size(len(graphs), test_cap)} target "
-        f"papers per seed",
-        rows,
-        len(seeds),
-        several=len(encoders) > 1 or bool(ablated),
-    )
+
+    report("Cora, unseen classes", target, graphs, cls_emb)
     if not args.no_citeseer:
         t0 = time.perf_counter()
         citeseer = load_tag_citeseer(args.citeseer, max_chars=max_chars)
@@ -680,24 +678,7 @@ def main() -> None:
             f"embeddings in {time.perf_counter() - t0:.0f} s), the same encoders; class texts "
             f"{CITESEER_TEMPLATE!r} + description (the official CiteSeer template)"
         )
-        cs_rows = evaluate(cs_graphs, cs_cls, **setting)
-        embedding_spread("CiteSeer papers", cs_graphs, cs_cls, encoders)
-        if args.ablations:
-            cs_rows |= zero_shot_rows(
-                cs_graphs,
-                class_embeddings(citeseer, embed, SUMMARY_STYLE),
-                encoders,
-                seeds,
-                test_cap,
-                styled,
-            )
-        print_rows(
-            f"CiteSeer, unseen graph: test accuracy (%) on "
-            f"{test_size(len(cs_graphs), test_cap)} papers per seed",
-            cs_rows,
-            len(seeds),
-            several=len(encoders) > 1 or bool(ablated),
-        )
+        report("CiteSeer, unseen graph", citeseer, cs_graphs, cs_cls)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

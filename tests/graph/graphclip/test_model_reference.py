@@ -151,41 +151,19 @@ def test_resuming_with_another_flag_step_is_refused_by_name(tmp_path):
     embed = CachedTextEmbedder(HashingTextEncoder(dim=24, seed=0))
     sources = [subgraph_pairs(procedural_tag(3, 6, seed=2), embed, max_nodes=5)]
 
-    def encoder():
+    def run(**settings):
         torch.manual_seed(0)
-        return GraphClipEncoder(24, hidden=16, out_dim=24, num_layers=1, heads=2)
+        encoder = GraphClipEncoder(24, hidden=16, out_dim=24, num_layers=1, heads=2)
+        return pretrain_graphclip(
+            encoder, sources, epochs=1, batch_size=8, run_dir=tmp_path, **settings
+        )
 
-    pretrain_graphclip(encoder(), sources, epochs=1, batch_size=8, run_dir=tmp_path, flag_step=1e-3)
+    run(flag_step=1e-3)
     with pytest.raises(ValueError, match=r"flag_step=0\.001, this run has flag_step=0\.002"):
-        pretrain_graphclip(
-            encoder(),
-            sources,
-            epochs=1,
-            batch_size=8,
-            run_dir=tmp_path,
-            resume_from="latest",
-            flag_step=2e-3,
-        )
+        run(resume_from="latest", flag_step=2e-3)
     with pytest.raises(ValueError, match=r"invariant=True, this run has invariant=False"):
-        pretrain_graphclip(
-            encoder(),
-            sources,
-            epochs=1,
-            batch_size=8,
-            run_dir=tmp_path,
-            resume_from="latest",
-            flag_step=1e-3,
-            invariant=False,
-        )
-    result = pretrain_graphclip(
-        encoder(),
-        sources,
-        epochs=1,
-        batch_size=8,
-        run_dir=tmp_path,
-        resume_from="latest",
-        flag_step=1e-3,
-    )
+        run(resume_from="latest", flag_step=1e-3, invariant=False)
+    result = run(resume_from="latest", flag_step=1e-3)
     assert len(result.losses) == 1  # the finished run, read back
 
 
