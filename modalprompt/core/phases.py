@@ -197,7 +197,7 @@ class SettingsState(ValueState):
             have, want = saved.get(key, "(not saved)"), self.value.get(key, "(not set)")
             if have != want:
                 raise ValueError(
-                    f"resume: the checkpoint was saved with {key}={have!r}, this run has "
+                    f"resume_from: the checkpoint was saved with {key}={have!r}, this run has "
                     f"{key}={want!r}; resume with the settings the run started with"
                 )
 

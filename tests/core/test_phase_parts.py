@@ -101,7 +101,7 @@ def test_settings_state_refuses_other_settings_by_name():
     now = SettingsState(lr=0.1, steps=3, invariant=True)
     now.load_state_dict({"lr": 0.1, "steps": 3, "invariant": True})  # the same: accepted
     assert now.state_dict() == {"lr": 0.1, "steps": 3, "invariant": True}
-    with pytest.raises(ValueError, match=r"^resume: the checkpoint was saved with lr=0\.2, this "):
+    with pytest.raises(ValueError, match=r"^resume_from: the checkpoint was saved with lr=0\.2,"):
         now.load_state_dict({"lr": 0.2, "steps": 3, "invariant": True})
     with pytest.raises(ValueError, match=r"saved with invariant='\(not saved\)', this run has "):
         now.load_state_dict({"lr": 0.1, "steps": 3})
