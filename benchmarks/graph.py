@@ -57,6 +57,16 @@ import time
 from pathlib import Path
 
 import torch
+from _molecules import (
+    CHECKPOINTS,
+    DEFAULT_DATA,
+    DEFAULT_MODELS,
+    MOLECULENET,
+    few_shot,
+    read_task,
+    spread,
+    subsample,
+)
 from torch_geometric.data import Batch
 
 import modalprompt as mp
@@ -69,28 +79,11 @@ from modalprompt.graph.datasets.node_tasks import HOP_LIMITS, node_fewshot_task,
 from modalprompt.graph.pretrain import pretrain
 from modalprompt.graph.relief import fit_relief
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "graph"
-DEFAULT_MODELS = (
-    Path(__file__).resolve().parents[2] / "shared" / "models" / "pretrain-gnns" / "chem"
-)
-CHECKPOINTS = (
-    "gcn_contextpred",
-    "gat_contextpred",
-    "graphsage_contextpred",
-    "gcn_supervised_contextpred",
-    "gcn_supervised",
-)
-MOLECULENET = ("bbbp", "bace", "clintox", "tox21", "muv", "hiv")
 METHODS = ("head_only", "full_finetune", "gpf", "gpf_plus", "relief")
 
 
 def collate(items):
     return Batch.from_data_list(items)
-
-
-def spread(values: list[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.1f} ± {100 * std:.1f}"
 
 
 def seeded_model(backbone, config):
@@ -164,21 +157,6 @@ def load_backbones(names: list[str], quick: bool, data: Path, models: Path) -> d
     return backbones
 
 
-def read_task(data: Path, name: str):
-    for candidate in (data / f"{name}.csv", data / f"{name}.csv.gz"):
-        if candidate.is_file():
-            return load_moleculenet_csv(candidate)
-    raise SystemExit(f"--datasets: no {name}.csv(.gz) in {data}")
-
-
-def subsample(indices: list[int], limit: int | None) -> list[int]:
-    """At most ``limit`` of ``indices`` (a fixed-seed choice, order kept)."""
-    if limit is None or len(indices) <= limit:
-        return indices
-    chosen = torch.randperm(len(indices), generator=torch.Generator().manual_seed(0))[:limit]
-    return [indices[i] for i in sorted(chosen.tolist())]
-
-
 def run_method(method: str, template, ds, split, seed: int, epochs: int) -> tuple[dict, float]:
     """Train one method from a copy of ``template``; its test metrics and seconds."""
     train, val, test = split
@@ -217,9 +195,7 @@ def run_dataset(name: str, data: Path, backbone, seeds, epochs, max_eval) -> dic
     seconds: dict[str, list[float]] = {}
     relief_stats = []
     for seed in seeds:
-        order = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))
-        split = (ds.subset([train_idx[i] for i in order[:50]]), ds.subset(val_idx),
-                 ds.subset(test_idx))  # fmt: skip
+        split = (ds.subset(few_shot(train_idx, seed)), ds.subset(val_idx), ds.subset(test_idx))
         for method in METHODS:
             metrics, took = run_method(method, backbone, ds, split, seed, epochs)
             print(f"  [{name} seed {seed}] {method}: {metrics['roc_auc']:.3f}, {took:.0f} s",

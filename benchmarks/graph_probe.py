@@ -1,0 +1,265 @@
+"""Frozen molecule GNNs read by a linear probe: the official pretrain-gnns checkpoints, a random
+GCN, and the same GCN pre-trained here, on the same MoleculeNet splits.
+
+What each backbone's embeddings are worth before any prompt or head is trained, measured cheaply
+(one forward pass per molecule, then logistic regression): whether an official checkpoint beats
+a random network at all, and how far our own pre-training of Hu et al.'s GCN (5 x 300) falls
+from theirs (issue 17, item 4).
+
+Backbones (``--backbones``): the five official files of ``../shared/models/pretrain-gnns/chem``,
+``random_gcn`` (the same GCN at its seeded initialisation, BatchNorm statistics at their
+defaults) and ``ours_context_pred`` / ``ours_attr_masking``: the GCN pre-trained here by
+:func:`modalprompt.graph.pretrain.pretrain` with the paper's settings (batch 256, Adam 1e-3,
+Context Prediction k = 5, r1 = 4, r2 = 7, one negative; AttrMasking 15 %) on the molecules we
+hold: the scaffold *training* molecules of the six MoleculeNet sets, deduplicated, without any
+molecule that lies in a validation or test split of any of them (116,980 molecules). Official:
+2M ZINC15 molecules x 100 epochs; a CPU allows about a dozen epochs of ours in half an hour
+(``--pretrain-epochs``). The weights are cached in ``--cache`` (an interrupted pre-training
+resumes from its last epoch).
+
+Probe: mean-pooled last-layer embeddings (eval mode), standardised on the training rows; per
+task a logistic regression (scikit-learn, L2, C in {1e-3, 1e-2, 0.1, 1} chosen on validation
+ROC-AUC); test ROC-AUC averaged over tasks. Two training sets: the whole scaffold training split
+(capped at ``--max-train`` molecules by a fixed subsample, said in the output: MUV, HIV) and
+50-shot (the graph benchmark's draw, seeds 0-4). Also printed: linear CKA between each
+backbone's test embeddings and the first backbone's (1.0 = the same up to rotation and scale).
+``--recalibrate`` adds rows with the BatchNorm statistics re-estimated on the training split:
+the official GPF and RELIEF scripts call ``gnn.train()`` while tuning, so their "frozen" GNN's
+statistics drift to the downstream molecules; here they are re-estimated once, exactly.
+
+Run time (one thread): about 10 minutes for the official five and random_gcn on all six sets
+(GAT is three times slower to embed), plus the pre-training.
+
+usage: python benchmarks/graph_probe.py [--quick] [--datasets ...] [--backbones ...]
+           [--pretrain-epochs N] [--recalibrate] [--cache DIR]
+       (or: modalprompt bench graph_probe)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from _molecules import (
+    CHECKPOINTS,
+    DEFAULT_DATA,
+    DEFAULT_MODELS,
+    MOLECULENET,
+    few_shot,
+    read_task,
+    spread,
+    subsample,
+)
+from torch_geometric.data import Batch
+from torch_geometric.nn import global_mean_pool
+
+from modalprompt.graph.backbones import from_pretrain_gnns, load_pretrain_gnns_checkpoint
+from modalprompt.graph.backbones.molecule_gnns import MoleculeGNN
+from modalprompt.graph.datasets.molecules import scaffold_split
+from modalprompt.graph.pretrain import pretrain
+
+OURS = ("ours_context_pred", "ours_attr_masking")
+BACKBONES = (*CHECKPOINTS, "random_gcn", *OURS)
+C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+
+
+def pretraining_corpus(data: Path) -> list:
+    """The scaffold training molecules of the six sets, deduplicated by SMILES, leaving out every
+    molecule that is in a validation or test split of any set (the probes' test molecules are
+    never seen in pre-training)."""
+    held_out, chosen, corpus = set(), {}, []
+    for name in MOLECULENET:
+        ds = read_task(data, name)
+        train, val, test = scaffold_split(ds.smiles)
+        held_out.update(ds.smiles[i] for i in val + test)
+        for i in train:
+            chosen.setdefault(ds.smiles[i], ds.graphs[i])
+    corpus = [graph for smiles, graph in chosen.items() if smiles not in held_out]
+    return corpus
+
+
+def our_gcn(strategy: str, data: Path, epochs: int, cache: Path) -> MoleculeGNN:
+    """Hu et al.'s GCN pre-trained here by ``strategy`` (cached; resumes an interrupted run)."""
+    weights = cache / f"gcn_{strategy}_{epochs}ep.safetensors"
+    torch.manual_seed(0)
+    gnn = MoleculeGNN(gnn_type="gcn")
+    if not weights.is_file():
+        corpus = pretraining_corpus(data)
+        run_dir = cache / f"gcn_{strategy}_{epochs}ep"
+        resume = "latest" if (run_dir / "metrics.jsonl").is_file() else None
+        started = time.perf_counter()
+        result = pretrain(
+            gnn, strategy, corpus, epochs=epochs, batch_size=256, lr=1e-3, output=weights,
+            run_dir=run_dir, resume_from=resume, verbose=True,
+        )  # fmt: skip
+        print(
+            f"ours_{strategy}: {len(corpus)} molecules x {epochs} epochs, loss "
+            f"{result.losses[0]:.3f} -> {result.losses[-1]:.3f}, "
+            f"{time.perf_counter() - started:.0f} s" + (" (resumed)" if resume else "")
+        )
+    load_pretrain_gnns_checkpoint(gnn, weights)
+    return gnn.eval()
+
+
+def load_backbone(name: str, args: argparse.Namespace) -> MoleculeGNN:
+    if name == "random_gcn":
+        torch.manual_seed(0)
+        return MoleculeGNN(gnn_type="gcn").eval()
+    if name in OURS:
+        return our_gcn(name.removeprefix("ours_"), args.data, args.pretrain_epochs, args.cache)
+    path = args.models / f"{name}.pth"
+    if not path.is_file():
+        raise SystemExit(f"--models: {path} not found (the official pretrain-gnns checkpoints)")
+    return from_pretrain_gnns(path)
+
+
+@torch.no_grad()
+def embed(gnn: MoleculeGNN, graphs: list, batch_size: int = 512) -> np.ndarray:
+    """Mean-pooled node embeddings ``(len(graphs), emb_dim)``."""
+    out = []
+    for start in range(0, len(graphs), batch_size):
+        batch = Batch.from_data_list(graphs[start : start + batch_size])
+        out.append(global_mean_pool(gnn(batch), batch.batch))
+    return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def recalibrate(gnn: MoleculeGNN, graphs: list, batch_size: int = 512) -> None:
+    """Re-estimate every BatchNorm's statistics on ``graphs`` (cumulative average), weights kept."""
+    for norm in gnn.batch_norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    gnn.train()
+    for start in range(0, len(graphs), batch_size):
+        gnn(Batch.from_data_list(graphs[start : start + batch_size]))
+    gnn.eval()
+
+
+def probe_auc(x: np.ndarray, y: np.ndarray, train, val, test) -> float:
+    """Test ROC-AUC of per-task logistic regressions on ``x[train]`` (C chosen on ``val``),
+    averaged over the tasks whose training, validation and test labels hold both classes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    mean, std = x[train].mean(0), x[train].std(0) + 1e-6
+    x = (x - mean) / std
+    aucs = []
+    for task in range(y.shape[1]):
+        rows = [idx[~np.isnan(y[idx, task])] for idx in (train, val, test)]
+        if any(len(np.unique(y[r, task])) < 2 for r in rows):
+            continue
+        best = (-1.0, None)
+        for c in C_GRID:
+            model = LogisticRegression(C=c, max_iter=1000).fit(x[rows[0]], y[rows[0], task])
+            score = roc_auc_score(y[rows[1], task], model.decision_function(x[rows[1]]))
+            best = max(best, (score, model), key=lambda pair: pair[0])
+        aucs.append(roc_auc_score(y[rows[2], task], best[1].decision_function(x[rows[2]])))
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def linear_cka(a: np.ndarray, b: np.ndarray) -> float:
+    """Linear CKA (Kornblith et al., 2019) of two ``(n, d)`` embedding matrices of the same rows,
+    each feature standardised first (as the probe sees them: no feature outweighs the others by
+    its scale alone)."""
+    a = (a - a.mean(0)) / (a.std(0) + 1e-6)
+    b = (b - b.mean(0)) / (b.std(0) + 1e-6)
+    cross = np.linalg.norm(b.T @ a) ** 2
+    return float(cross / (np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)))
+
+
+def run_dataset(name: str, gnns: dict, args: argparse.Namespace) -> dict[str, tuple]:
+    """Probe every backbone on one task; prints its block, returns ``{row: (full, 50-shot)}``."""
+    ds = read_task(args.data, name)
+    train, val, test = scaffold_split(ds.smiles)
+    capped = subsample(train, args.max_train)
+    y = torch.cat([graph.y for graph in ds.graphs]).numpy()
+    cap = "" if len(capped) == len(train) else f" (probe trained on {len(capped)}, fixed subsample)"
+    print(
+        f"\n{name.upper()} ({len(ds.tasks)} task(s), {len(ds)} molecules; scaffold split "
+        f"{len(train)}{cap} / {len(val)} / {len(test)}): test ROC-AUC of a linear probe"
+    )
+    print(f"  {'backbone':<46}{'full train':>11}{'50-shot (5 seeds)':>19}{'CKA':>7}{'s':>6}")
+    splits = [np.array(idx) for idx in (capped, val, test)]
+    shots = [np.array(few_shot(train, seed)) for seed in args.seeds]
+    rows, reference = {}, None
+    for backbone, gnn in gnns.items():
+        for mode in ("stored", "recalibrated") if args.recalibrate else ("stored",):
+            start = time.perf_counter()
+            state = {k: v.clone() for k, v in gnn.state_dict().items()}
+            if mode == "recalibrated":
+                recalibrate(gnn, ds.subset(train))
+            x = embed(gnn, ds.graphs)
+            gnn.load_state_dict(state)
+            full = probe_auc(x, y, *splits)
+            few = [probe_auc(x, y, shot, splits[1], splits[2]) for shot in shots]
+            reference = x[splits[2]] if reference is None else reference
+            cka = linear_cka(reference, x[splits[2]])
+            label = backbone if mode == "stored" else f"{backbone} (BN recalibrated)"
+            rows[label] = (full, statistics.mean(few))
+            print(
+                f"  {label:<46}{100 * full:>11.1f}{spread(few):>19}{cka:>7.2f}"
+                f"{time.perf_counter() - start:>6.0f}",
+                flush=True,
+            )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "moleculenet")
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODELS)
+    parser.add_argument("--datasets", nargs="+", choices=MOLECULENET, default=list(MOLECULENET))
+    parser.add_argument(
+        "--backbones",
+        nargs="+",
+        choices=BACKBONES,
+        default=list(BACKBONES),
+        help="the first is the CKA reference (default: all, gcn_contextpred first)",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--max-train", type=int, default=20_000, help="cap of the full probe")
+    parser.add_argument("--pretrain-epochs", type=int, default=10)
+    parser.add_argument("--cache", type=Path, default=Path("runs/graph_probe"))
+    parser.add_argument("--recalibrate", action="store_true")
+    parser.add_argument(
+        "--quick", action="store_true", help="BBBP, gcn_contextpred vs random_gcn, 2 seeds"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.datasets, args.backbones, args.seeds = (
+            ["bbbp"],
+            ["gcn_contextpred", "random_gcn"],
+            [0, 1],
+        )
+    if not args.data.is_dir():
+        raise SystemExit(f"--data: {args.data} not found (the MoleculeNet CSVs)")
+    warnings.filterwarnings("ignore", message=".*one class only")
+    gnns = {name: load_backbone(name, args) for name in args.backbones}
+    table: dict[str, dict[str, tuple]] = {}
+    for dataset in args.datasets:
+        for row, scores in run_dataset(dataset, gnns, args).items():
+            table.setdefault(row, {})[dataset] = scores
+    print(f"\nMean test ROC-AUC over {', '.join(args.datasets)}: full train / 50-shot")
+    means = {
+        row: tuple(100 * statistics.mean(s[i] for s in scores.values()) for i in (0, 1))
+        for row, scores in table.items()
+    }
+    for row, (full, few) in means.items():
+        print(f"  {row:<46}{full:>7.1f}{few:>8.1f}")
+    if "gcn_contextpred" in means:
+        official = means["gcn_contextpred"]
+        for row in (r for r in means if r.startswith("ours_") or r == "random_gcn"):
+            gap = [official[i] - means[row][i] for i in (0, 1)]
+            verdict = "within 2 points" if max(abs(g) for g in gap) <= 2 else "gap over 2 points"
+            print(
+                f"  gcn_contextpred - {row}: {gap[0]:+.1f} full, {gap[1]:+.1f} 50-shot ({verdict})"
+            )
+
+
+if __name__ == "__main__":
+    main()
