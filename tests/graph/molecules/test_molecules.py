@@ -30,6 +30,33 @@ def test_featurisation_matches_pretrain_gnns():
     assert single_atom.edge_index.shape == (2, 0) and single_atom.edge_attr.shape == (0, 2)
 
 
+def test_largest_fragment_keeps_the_organic_ion_with_its_features():
+    salt = "Cl.C[C@H](N)C(=O)O.[Na+]"  # the largest fragment is not the first
+    whole, kept = smiles_to_graph(salt), smiles_to_graph(salt, largest_fragment=True)
+    alanine = smiles_to_graph("C[C@H](N)C(=O)O")
+    assert whole.num_nodes == 8 and kept.num_nodes == 6
+    assert torch.equal(kept.x, alanine.x)  # atom types and the chirality tag survive
+    assert torch.equal(kept.edge_index, alanine.edge_index)
+    assert torch.equal(kept.edge_attr, alanine.edge_attr)
+    ties = smiles_to_graph("CO.CN", largest_fragment=True)  # equal sizes: the first one
+    assert ties.x[:, 0].tolist() == [5, 7]
+    single = smiles_to_graph("CCO", largest_fragment=True)
+    assert torch.equal(single.x, smiles_to_graph("CCO").x)
+    lone = smiles_to_graph("[Na+].[Cl-]", largest_fragment=True)
+    assert lone.x[:, 0].tolist() == [10] and lone.edge_index.shape == (2, 0)
+
+
+def test_moleculenet_csv_largest_fragment_keeps_smiles_and_labels(tmp_path):
+    path = tmp_path / "salts.csv"
+    path.write_text("smiles,active\nCC(=O)[O-].[Na+],1\nc1ccccc1,0\n")
+    whole = load_moleculenet_csv(path)
+    kept = load_moleculenet_csv(path, largest_fragment=True)
+    assert kept.smiles == whole.smiles == ["CC(=O)[O-].[Na+]", "c1ccccc1"]
+    assert [g.num_nodes for g in whole.graphs] == [5, 6]
+    assert [g.num_nodes for g in kept.graphs] == [4, 6]
+    assert [g.y.tolist() for g in kept.graphs] == [[[1.0]], [[0.0]]]
+
+
 def test_scaffold_split_is_deterministic_and_groups_scaffolds():
     smiles = ["c1ccccc1C", "c1ccccc1CC", "c1ccccc1O", "C1CCCCC1C", "C1CCCCC1N", "CCO", "CCN", "CCC"]
     train, valid, test = scaffold_split(smiles, (0.5, 0.25, 0.25))
