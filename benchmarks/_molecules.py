@@ -45,11 +45,12 @@ def spread(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f} ± {100 * std:.1f}"
 
 
-def read_task(data: Path, name: str) -> MoleculeDataset:
-    """``data/NAME.csv`` or ``data/NAME.csv.gz``; exits naming the folder when neither is there."""
+def read_task(data: Path, name: str, largest_fragment: bool = False) -> MoleculeDataset:
+    """``data/NAME.csv`` or ``data/NAME.csv.gz``; exits naming the folder when neither is there.
+    ``largest_fragment``: featurise each molecule's largest fragment only (salts stripped)."""
     for candidate in (data / f"{name}.csv", data / f"{name}.csv.gz"):
         if candidate.is_file():
-            return load_moleculenet_csv(candidate)
+            return load_moleculenet_csv(candidate, largest_fragment=largest_fragment)
     raise SystemExit(f"--datasets: no {name}.csv(.gz) in {data}")
 
 
