@@ -205,7 +205,8 @@ def run_dataset(name: str, gnns: dict, args: argparse.Namespace) -> dict[str, tu
     )
     splits = [np.array(idx) for idx in (capped, val, test)]
     shots = [np.array(few_shot(train, seed)) for seed in args.seeds]
-    print(f"  {'backbone':<46}{'full train':>11}{f'50-shot ({len(shots)} seeds)':>19}{'CKA':>7}{'s':>6}")
+    few_head = f"50-shot ({len(shots)} seeds)"
+    print(f"  {'backbone':<46}{'full train':>11}{few_head:>19}{'CKA':>7}{'s':>6}")
     rows, reference = {}, None
     for backbone, gnn in gnns.items():
         for mode in ("stored", "recalibrated") if args.recalibrate else ("stored",):
