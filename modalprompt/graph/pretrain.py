@@ -60,6 +60,7 @@ from modalprompt.graph.datasets.context_pairs import (
     collate_context_pairs,
     context_pair,
 )
+from modalprompt.graph.unlabelled import unlabelled_graphs
 
 __all__ = ["pretrain", "STRATEGIES", "PretrainResult"]
 
@@ -274,7 +275,10 @@ def pretrain(
         backbone: The GNN, trained in place (left in eval mode).
         strategy: One of :data:`STRATEGIES`.
         graphs: Pre-training graphs; ``infomax`` and ``graphcl`` contrast graphs and need at
-            least two, the others accept one (e.g. a whole citation graph).
+            least two, the others accept one (e.g. a whole citation graph). Labels (``y``) are
+            never read and are left out of the batches, so molecules of datasets with different
+            task counts mix; every other field must agree across graphs (else a ValueError
+            names the first graph that differs).
         epochs: Passes over ``graphs``.
         batch_size: Graphs per batch.
         lr, weight_decay: Adam's.
@@ -334,6 +338,7 @@ def pretrain(
     if len(graphs) < (2 if contrastive else 1):
         need = "at least 2 graphs (the strategy contrasts graphs)" if contrastive else "a graph"
         raise ValueError(f"graphs: need {need}, got {len(graphs)}")
+    graphs = unlabelled_graphs(graphs)  # labels of several datasets may differ in width
     if lr_decay not in ("none", "linear"):
         raise ValueError(f"lr_decay: expected 'none' or 'linear', got {lr_decay!r}")
     if edges_per_step is not None and (strategy != "edge_pred" or edges_per_step < 1):

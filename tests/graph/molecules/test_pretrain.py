@@ -63,3 +63,26 @@ def test_bad_arguments(molecules):
         pretrain(torch.nn.Linear(2, 2), "attr_masking", molecules)
     with pytest.raises(TypeError, match="out_dim"):
         pretrain(torch.nn.Linear(2, 2), "infomax", molecules)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_labels_of_several_datasets_mix_and_are_never_read(strategy, molecules):
+    """Molecules of BBBP (1 task) and Tox21 (12 tasks) pre-train together; labels change nothing
+    and the caller's graphs keep theirs."""
+    labelled = [g.clone() for g in molecules]
+    for i, g in enumerate(labelled):
+        g.y = torch.full((1, 1 if i % 2 else 12), float(i))
+    runs = []
+    for graphs in (labelled, molecules):
+        torch.manual_seed(0)
+        gin = MoleculeGIN(num_layer=2, emb_dim=16)
+        runs.append(pretrain(gin, strategy, graphs, epochs=2, batch_size=8).losses)
+    assert runs[0] == runs[1]
+    assert [g.y.shape[1] for g in labelled[:2]] == [12, 1]
+
+
+def test_graphs_whose_fields_cannot_batch_are_named(molecules):
+    odd = molecules[3].clone()
+    odd.edge_attr = odd.edge_attr[:, :1]
+    with pytest.raises(ValueError, match=r"graphs\[2\]: .*\['edge_attr'\] differ"):
+        pretrain(MoleculeGIN(num_layer=2, emb_dim=8), "attr_masking", [*molecules[:2], odd])
