@@ -255,7 +255,9 @@ def graph_level(
         print(f"\n=== backbone {name} ===")
         means: dict[str, list[float]] = {}
         for dataset in datasets:
-            rows = run_dataset(dataset, data, template, seeds, epochs, max_eval, largest_fragment)
+            rows = run_dataset(
+                dataset, data, template, seeds, epochs, max_eval, largest_fragment, methods
+            )
             for method, values in rows.items():
                 means.setdefault(method, []).append(statistics.mean(values))
         if len(datasets) > 1:
