@@ -220,7 +220,7 @@ def run_dataset(
         f"{sizes}; 50-shot; {len(seeds)} seed(s)): test ROC-AUC, seconds per seed"
     )
     for method, values in rows.items():
-        took = seconds.get(method, seconds["relief"])  # relief_argmax: the same fit
+        took = seconds[method if method in seconds else "relief"]  # relief_argmax: RELIEF's fit
         print(f"  {method:<14}{spread(values):>14}{statistics.mean(took):>9.0f} s")
     if relief_stats:
         pcr = statistics.mean(p for p, _ in relief_stats)
