@@ -58,8 +58,30 @@ def test_empty_graphs_and_wrong_feature_width_are_refused_by_name():
     no_edges.y = graphs[0].y
     model = mp.get_prompt_model(tiny_gnn(), mp.get_config("gpf_plus", num_outputs=1)).eval()
     assert model(Batch.from_data_list([graphs[1], no_edges])).shape == (2, 1)  # edgeless is fine
-    with pytest.raises(ValueError, match=r"graph\(s\) \[1\] of the batch have zero nodes"):
+    with pytest.raises(
+        ValueError, match=r"graph\(s\) \[1\] of the batch have zero nodes; gpf_plus "
+    ):
         model(Batch.from_data_list([graphs[1], empty]))
     wide = Data(x=torch.zeros(3, width + 1), edge_index=torch.zeros(2, 0, dtype=torch.long))
     with pytest.raises(ValueError, match="data.x"):
         model(Batch.from_data_list([wide]))
+
+
+def test_forward_adds_the_prompt_reads_the_configured_head_and_task_type():
+    """The output equals the frozen GNN on ``embedding + prompt`` through the head, written out
+    by hand; head depth and task type come from the config."""
+    batch = Batch.from_data_list(procedural_graphs(3, num_tasks=2, task_type="multiclass"))
+    config = mp.get_config(
+        "gpf", num_outputs=2, task_type="multiclass", head_layers=2, head_dropout=0.0
+    )
+    model = mp.get_prompt_model(tiny_gnn(), config).eval()
+    depth = sum(isinstance(m, torch.nn.Linear) for m in model.head.modules())
+    assert depth == 2
+    with torch.no_grad():
+        model.global_prompt.normal_()
+        x = model.backbone.embed_inputs(batch)
+        h = model.backbone.encode(x + model.global_prompt, batch)
+        expected = model.head(h, batch.batch, int(batch.num_graphs))
+        torch.testing.assert_close(model(batch), expected)
+    metrics = model.compute_metrics(model.validation_step(batch))
+    assert set(metrics) == {"accuracy", "macro_f1"}
