@@ -85,3 +85,10 @@ def test_forward_adds_the_prompt_reads_the_configured_head_and_task_type():
         torch.testing.assert_close(model(batch), expected)
     metrics = model.compute_metrics(model.validation_step(batch))
     assert set(metrics) == {"accuracy", "macro_f1"}
+
+
+def test_multilabel_metrics_are_roc_auc():
+    batch = Batch.from_data_list(procedural_graphs(6, num_tasks=2, seed=3))
+    model = mp.get_prompt_model(tiny_gnn(), mp.get_config("gpf", num_outputs=2)).eval()
+    assert model.config.task_type == "multilabel"
+    assert set(model.compute_metrics(model.validation_step(batch))) == {"roc_auc"}
