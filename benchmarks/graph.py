@@ -29,16 +29,20 @@ ClinTox); on the official checkpoints see the end of this docstring; node level
 level (500 validation subgraphs rolled out from epoch 5 of RELIEF's 50, hidden 128) about an hour
 per seed (3,835 s and 3,776 s measured with the earlier pre-training).
 
-Graph level on the official checkpoints, measured on a 2-core machine shared with three other
-jobs (about 45% of one core): ``--quick`` (gcn_contextpred, BBBP, 1 seed, 10 epochs, val/test
-200/200) took 15 min wall, 404 s CPU; RELIEF 858 s of it, each other method 6-8 s. Printed:
-head-only 52.2, full fine-tuning 55.9, GPF 46.6, GPF-plus 53.1, RELIEF 51.9 (argmax 51.8),
-PCR 63.1%, APM 0.264 (10 epochs leave the heads underfit; one seed). The full default run
-(5 seeds x 6 tasks, 50 epochs: RELIEF 25 epochs with 22 validation rollouts, val/test up to
-1,000) is estimated from that (x5 epochs, x4.4 validations, x5 graphs where val/test reach
-1,000) at about 0.5 h of RELIEF per seed on one free core for BBBP, BACE and ClinTox and 1.5 h
-for Tox21, MUV and HIV: about 30 h per backbone, the other four methods about 2 h together.
-Run it on a GPU, or a task or seed at a time (``--datasets``, ``--seeds``).
+Graph level on the official GCN (gcn_contextpred), measured 2026-12-04, one thread each:
+``--methods head_only full_finetune gpf gpf_plus --seeds 0 1 2 --max-eval 500`` on all six sets
+(8-14 s per method and seed): mean head-only 51.9, full fine-tuning 58.1, GPF 50.6, GPF-plus
+50.0 (BBBP 52.0 / 58.7 / 58.6 / 53.3, BACE 50.4 / 63.7 / 53.6 / 52.1, ClinTox 43.8 / 53.5 /
+45.3 / 44.2, Tox21 51.3 / 57.3 / 55.6 / 54.9; MUV and HIV at 500 validation/test graphs hold
+about 1 and 17 positives per task: noise). RELIEF at the default protocol (25 epochs, 22
+validation rollouts), 300-760 s per seed: BACE 55.4 / 61.4 / 61.9 (seeds 0-2, mean 59.6 vs
+GPF-plus 52.1), BBBP 61.8 (seed 0; GPF-plus 57.2). ``--quick`` (10 epochs = 20 optimiser steps)
+leaves every method near chance (BBBP/BACE/ClinTox x 3 seeds: 47.6-55.3). The heads trained here
+sit 7-9 points below a logistic-regression probe of the same frozen embeddings at 50 shots
+(``graph_probe.py``: 58.7 mean): the head training on raw pooled embeddings (salts reach
+thousands) is the bottleneck at graph level. The full default run (5 seeds x 6 sets) is
+estimated from these at about 10 h per backbone on one core, RELIEF nearly all of it: run it on
+a GPU, or a set or seed at a time (``--datasets``, ``--seeds``, ``--methods``).
 
 usage: python benchmarks/graph.py [--quick] [--data DIR] [--level graph|node|both]
            [--backbone NAME ...] [--models DIR] [--datasets ...] [--seeds ...] [--max-eval N]
