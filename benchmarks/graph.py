@@ -35,9 +35,10 @@ Graph level on the official GCN (gcn_contextpred), measured 2026-12-04, one thre
 50.0 (BBBP 52.0 / 58.7 / 58.6 / 53.3, BACE 50.4 / 63.7 / 53.6 / 52.1, ClinTox 43.8 / 53.5 /
 45.3 / 44.2, Tox21 51.3 / 57.3 / 55.6 / 54.9; MUV and HIV at 500 validation/test graphs hold
 about 1 and 17 positives per task: noise). RELIEF at the default protocol (25 epochs, 22
-validation rollouts), 300-760 s per seed: BACE 55.4 / 61.4 / 61.9 (seeds 0-2, mean 59.6 vs
-GPF-plus 52.1), BBBP 61.8 (seed 0; GPF-plus 57.2). ``--quick`` (10 epochs = 20 optimiser steps)
-leaves every method near chance (BBBP/BACE/ClinTox x 3 seeds: 47.6-55.3). The heads trained here
+validation rollouts), 300-800 s per seed: BACE 55.4 / 61.4 / 61.9 (seeds 0-2, mean 59.6 vs
+GPF-plus 52.1), BBBP 61.8 / 47.4 (seeds 0-1, mean 54.6 vs GPF-plus 57.2 / 50.7, 54.0).
+``--quick`` (10 epochs = 20 optimiser steps) leaves every method near chance (BBBP/BACE/ClinTox
+x 3 seeds: 47.6-55.3). The heads trained here
 sit 7-9 points below a logistic-regression probe of the same frozen embeddings at 50 shots
 (``graph_probe.py``: 58.7 mean): the head training on raw pooled embeddings (salts reach
 thousands) is the bottleneck at graph level. The full default run (5 seeds x 6 sets) is
