@@ -120,15 +120,14 @@ def pretraining_corpus(data: Path) -> list:
     """The scaffold training molecules of the six sets, deduplicated by SMILES, leaving out every
     molecule that is in a validation or test split of any set (the probes' test molecules are
     never seen in pre-training)."""
-    held_out, chosen, corpus = set(), {}, []
+    held_out, chosen = set(), {}
     for name in MOLECULENET:
         ds = read_task(data, name)
         train, val, test = scaffold_split(ds.smiles)
         held_out.update(ds.smiles[i] for i in val + test)
         for i in train:
             chosen.setdefault(ds.smiles[i], ds.graphs[i])
-    corpus = [graph for smiles, graph in chosen.items() if smiles not in held_out]
-    return corpus
+    return [graph for smiles, graph in chosen.items() if smiles not in held_out]
 
 
 def our_gcn(strategy: str, data: Path, epochs: int, cache: Path) -> MoleculeGNN:
@@ -238,17 +237,19 @@ def probe_auc(x: np.ndarray, y: np.ndarray, train, val, test) -> tuple[float, in
             aucs.append(0.5)
             untrainable += 1
             continue
-        grid = C_GRID if len(np.unique(y[rows[1], task])) == 2 else (1e-2,)
-        best = (-1.0, None)
-        for c in grid:
-            model = LogisticRegression(C=c, max_iter=1000).fit(x[rows[0]], y[rows[0], task])
-            score = (
-                roc_auc_score(y[rows[1], task], model.decision_function(x[rows[1]]))
-                if len(grid) > 1
+        fits = [
+            LogisticRegression(C=c, max_iter=1000).fit(x[rows[0]], y[rows[0], task])
+            for c in (C_GRID if len(np.unique(y[rows[1], task])) == 2 else (1e-2,))
+        ]
+        chosen = max(  # the first of equals when a single C was fitted
+            fits,
+            key=lambda fit: (
+                roc_auc_score(y[rows[1], task], fit.decision_function(x[rows[1]]))
+                if len(fits) > 1
                 else 0.0
-            )
-            best = max(best, (score, model), key=lambda pair: pair[0])
-        aucs.append(roc_auc_score(y[rows[2], task], best[1].decision_function(x[rows[2]])))
+            ),
+        )
+        aucs.append(roc_auc_score(y[rows[2], task], chosen.decision_function(x[rows[2]])))
     return float(np.mean(aucs)), untrainable
 
 
@@ -281,11 +282,13 @@ def run_dataset(name: str, gnns: dict, args: argparse.Namespace) -> dict[str, tu
     for backbone, gnn in gnns.items():
         for mode in ("stored", "recalibrated") if args.recalibrate else ("stored",):
             start = time.perf_counter()
-            state = {k: v.clone() for k, v in gnn.state_dict().items()}
             if mode == "recalibrated":
+                stored = {k: v.clone() for k, v in gnn.state_dict().items()}
                 recalibrate(gnn, ds.subset(train))
-            x = embed(gnn, ds.graphs)
-            gnn.load_state_dict(state)
+                x = embed(gnn, ds.graphs)
+                gnn.load_state_dict(stored)
+            else:
+                x = embed(gnn, ds.graphs)
             full, _ = probe_auc(x, y, *splits)
             few_runs = [probe_auc(x, y, shot, splits[1], splits[2]) for shot in shots]
             few = [auc for auc, _ in few_runs]
@@ -307,6 +310,14 @@ def run_dataset(name: str, gnns: dict, args: argparse.Namespace) -> dict[str, tu
     return rows
 
 
+def positive(text: str) -> int:
+    """An argparse type: an int >= 1 (0 would train or probe on nothing)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "moleculenet")
@@ -320,8 +331,8 @@ def main() -> None:
         help="the first is the CKA reference (default: all, gcn_contextpred first)",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--max-train", type=int, default=20_000, help="cap of the full probe")
-    parser.add_argument("--pretrain-epochs", type=int, default=10)
+    parser.add_argument("--max-train", type=positive, default=20_000, help="cap of the full probe")
+    parser.add_argument("--pretrain-epochs", type=positive, default=10)
     parser.add_argument("--cache", type=Path, default=Path("runs/graph_probe"))
     parser.add_argument("--recalibrate", action="store_true")
     parser.add_argument(
@@ -329,7 +340,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--context-check",
-        type=int,
+        type=positive,
         metavar="N",
         help="also train a context GNN against each backbone held fixed, N corpus molecules",
     )
