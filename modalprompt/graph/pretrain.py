@@ -338,6 +338,8 @@ def pretrain(
     if len(graphs) < (2 if contrastive else 1):
         need = "at least 2 graphs (the strategy contrasts graphs)" if contrastive else "a graph"
         raise ValueError(f"graphs: need {need}, got {len(graphs)}")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs: expected an int >= 1, got {epochs!r}")
     graphs = unlabelled_graphs(graphs)  # labels of several datasets may differ in width
     if lr_decay not in ("none", "linear"):
         raise ValueError(f"lr_decay: expected 'none' or 'linear', got {lr_decay!r}")

@@ -63,6 +63,8 @@ def test_bad_arguments(molecules):
         pretrain(torch.nn.Linear(2, 2), "attr_masking", molecules)
     with pytest.raises(TypeError, match="out_dim"):
         pretrain(torch.nn.Linear(2, 2), "infomax", molecules)
+    with pytest.raises(ValueError, match=r"^epochs: expected an int >= 1, got 0"):
+        pretrain(MoleculeGIN(num_layer=2, emb_dim=8), "attr_masking", molecules, epochs=0)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
