@@ -18,7 +18,7 @@ Batches for the defaults are ``(inputs, labels)`` pairs or mappings with a ``"la
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -259,6 +259,14 @@ class PromptModel(nn.Module):
         :meth:`Trainer.fit <modalprompt.core.trainer.Trainer.fit>` hands itself over (its data,
         collate function and arguments) and returns what this returns, the trainer's state.
         ``None`` here: a one-phase method, trained by the Trainer's own loop."""
+        return None
+
+    def prepare_fit(self, train_batches: Iterable[Any]) -> None:
+        """Data-dependent initialisation before the first optimiser step of a new run (the graph
+        heads' standardisation). :class:`~modalprompt.core.trainer.Trainer` calls it once with
+        every training batch (collated, on the training device, in dataset order, the same on
+        every process), and not when it resumes: the checkpoint holds the result. The default
+        does nothing and reads no batch."""
         return None
 
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:

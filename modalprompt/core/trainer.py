@@ -235,6 +235,11 @@ class Trainer(CheckpointingMixin):
             generator=generator,
         )
 
+    def _in_order(self, dataset) -> list[list[int]]:
+        """Every index of ``dataset`` in order, in batches of the evaluation batch size."""
+        size = self.args.eval_batch_size or self.args.batch_size
+        return [list(range(i, min(i + size, len(dataset)))) for i in range(0, len(dataset), size)]
+
     # ------------------------------------------------------------------------------ training
     def fit(self, resume_from: str | Path | None = None) -> TrainerState:
         """Train until ``max_steps`` / ``max_epochs`` or early stopping; returns the final state.
@@ -297,10 +302,26 @@ class Trainer(CheckpointingMixin):
             self._claim_output_dir(resuming=False)
             self.run_id = self.run_id or uuid.uuid4().hex[:12]
             seed_everything(self.args.seed, self.args.deterministic)
+            self._prepare_model()
         if self.output_dir is not None and self.dist.is_main:
             remove_staging_debris(self.output_dir)  # folders of saves killed mid-write
         for cb in self.callbacks:
             cb.on_fit_start(self)
+
+    def _prepare_model(self) -> None:
+        """A new run: the model's data-dependent initialisation (``prepare_fit``) over every
+        training example, in order and unsharded, so that every process computes the same."""
+        prepare = getattr(self.model, "prepare_fit", None)
+        if prepare is None:
+            return
+        loader = self._loader(
+            self.train_dataset, self._in_order(self.train_dataset), self.collate_fn
+        )
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            prepare(to_device(batch, self.device) for batch in loader)
+        self.model.train(was_training)
 
     def _run(self, stop_step: int, ignore_epochs: bool = False) -> None:
         args, state = self.args, self.state
@@ -403,14 +424,10 @@ class Trainer(CheckpointingMixin):
             dataset, collate = self._unpack_data(data, self.collate_fn, "data")
         if dataset is None:
             raise ValueError("evaluate: no data given and the trainer has no eval_data")
-        size = self.args.eval_batch_size or self.args.batch_size
-        batches = [
-            list(range(i, min(i + size, len(dataset)))) for i in range(0, len(dataset), size)
-        ]
         was_training = self.model.training
         self.model.eval()
         collected: dict[str, list[torch.Tensor]] = {}
-        for batch in self._loader(dataset, batches, collate):
+        for batch in self._loader(dataset, self._in_order(dataset), collate):
             with autocast(self.device, self.args.precision):
                 out = self.eval_fn(to_device(batch, self.device))
             for key, value in out.items():

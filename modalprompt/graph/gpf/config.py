@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modalprompt.core.config import ConfigError, PromptConfig, check_choice, check_float, check_int
+from modalprompt.core.config import (
+    ConfigError,
+    PromptConfig,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+)
 from modalprompt.core.registry import register_method
 from modalprompt.graph.readout import TASK_TYPES
 
@@ -20,12 +27,20 @@ class _FeaturePromptConfig(PromptConfig):
         num_outputs: Tasks (multilabel) or classes (multiclass).
         head_layers: Layers of the graph head (official ``--num_layers`` 1–3).
         head_dropout: Dropout before each head layer (official: 0.5 for chem).
+        head_standardize: Standardise the pooled graph embedding per feature with statistics
+            of the training graphs before the head (:class:`~modalprompt.graph.readout.
+            ProjectionHead`; fitted by ``prepare_fit``, which the Trainer calls). Not in the
+            official code, whose "frozen" GNN runs in train mode, so its BatchNorm layers
+            normalise every batch; here the GNN stays in eval mode and its pooled embeddings
+            can be far from unit scale (salts in molecule sets), which left the trained heads
+            below a linear probe of the same embeddings. False gives the official head.
     """
 
     task_type: str = "multilabel"
     num_outputs: int = 1
     head_layers: int = 1
     head_dropout: float = 0.5
+    head_standardize: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -38,6 +53,7 @@ class _FeaturePromptConfig(PromptConfig):
             )
         check_int(self, "head_layers", minimum=1)
         check_float(self, "head_dropout", minimum=0.0, maximum=0.99)
+        check_bool(self, "head_standardize")
 
 
 @register_method(

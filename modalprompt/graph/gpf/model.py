@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -38,18 +38,29 @@ class _FeaturePromptModel(PromptModel):
         check_promptable(backbone)
         super().__init__(backbone, config)
         self.dropout = nn.Dropout(config.head_dropout)
-        self.head = ProjectionHead(int(backbone.out_dim), config.num_outputs, config.head_layers)
+        self.head = ProjectionHead(
+            int(backbone.out_dim), config.num_outputs, config.head_layers, config.head_standardize
+        )
 
     def prompt(self, x: Tensor) -> Tensor:
         """The prompt added to input features ``(N, d_x)``."""
         raise NotImplementedError
 
-    def forward(self, data: Any) -> Tensor:
+    def prompted_embeddings(self, data: Any) -> Tensor:
+        """Node embeddings ``(N, d_h)`` of the prompted graphs, before dropout and the head."""
         check_nonempty_graphs(data.batch, int(data.num_graphs), self.config.method)
         with torch.no_grad():
             x = self.backbone.embed_inputs(data)
-        h = self.backbone.encode(x + self.prompt(x), data)
+        return self.backbone.encode(x + self.prompt(x), data)
+
+    def forward(self, data: Any) -> Tensor:
+        h = self.prompted_embeddings(data)
         return self.head(self.dropout(h), data.batch, int(data.num_graphs))
+
+    def prepare_fit(self, train_batches: Iterable[Any]) -> None:
+        """Fit the head's standardisation (``head_standardize``) on the training graphs as the
+        head first sees them (prompt at its initialisation); a fitted head keeps its own."""
+        self.head.fit_from_batches(self.prompted_embeddings, train_batches)
 
     def training_step(self, batch: Any) -> dict[str, Tensor]:
         return {"loss": task_loss(self(batch), batch.y, self.config.task_type)}

@@ -41,6 +41,11 @@ class ReliefConfig(PromptConfig):
         alpha_discrete: Weight of ``KL(pi_ens || pi_i)`` on node choices.
         alpha_continuous: Weight of ``KL(N_i || N_ens)`` on prompt vectors.
         head_layers: Layers of the projection head (``head_layers - 1`` hidden Linear+ReLU).
+        head_standardize: Standardise the pooled graph embedding per feature with statistics
+            of the unprompted training graphs before the head (fitted once when training
+            starts; see :class:`~modalprompt.graph.readout.ProjectionHead`). Not in the
+            official code (whose head phase runs the GNN in train mode, so BatchNorm normalises
+            each batch); False gives its plain head.
         actor_lr: Learning rate of the actors. critic_lr: of the shared critic.
         head_lr: Learning rate of the projection head (the "tasknet").
         head_weight_decay: Adam weight decay of the head (official: 5e-4 at node level, 0 at
@@ -89,6 +94,7 @@ class ReliefConfig(PromptConfig):
     alpha_discrete: float = 1e5
     alpha_continuous: float = 0.1
     head_layers: int = 1
+    head_standardize: bool = True
     actor_lr: float = 5e-4
     critic_lr: float = 5e-4
     head_lr: float = 1e-3
@@ -132,6 +138,7 @@ class ReliefConfig(PromptConfig):
         for name in ("alpha_discrete", "alpha_continuous", "entropy_coef", "critic_coef"):
             check_float(self, name, minimum=0.0)
         check_int(self, "head_layers", minimum=1)
+        check_bool(self, "head_standardize")
         for name in (
             "actor_lr",
             "critic_lr",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -55,7 +55,9 @@ class ReliefModel(PromptModel):
         check_promptable(backbone)
         super().__init__(backbone, config)
         hidden, prompt_dim = int(backbone.out_dim), int(backbone.prompt_dim)
-        self.head = ProjectionHead(hidden, config.num_outputs, config.head_layers)
+        self.head = ProjectionHead(
+            hidden, config.num_outputs, config.head_layers, config.head_standardize
+        )
         self.policy = PolicyEnsemble(hidden, prompt_dim, config.max_z, config.ensemble_size)
         self.critic = PooledCritic(hidden, config.critic_pooling)
         self.policy.set_log_std(config.init_log_std)
@@ -70,6 +72,14 @@ class ReliefModel(PromptModel):
             yield
         finally:
             self._prompting = previous
+
+    def prepare_fit(self, train_batches: Iterable[Any]) -> None:
+        """Fit the head's standardisation (``head_standardize``) on the unprompted training
+        graphs (``P_0 = 0``, where every episode starts); a fitted head keeps its own."""
+        self.head.fit_from_batches(
+            lambda data: self.backbone.encode(self.backbone.embed_inputs(data), data),
+            train_batches,
+        )
 
     def fit_phases(self, trainer: Any, resume_from: Any) -> Any:
         """``Trainer(model, args, train_data=graphs, eval_data=graphs).fit()`` runs RELIEF's plan

@@ -174,6 +174,12 @@ def fit_relief(
         param_groups=model.param_groups(),
     )
     device_ = head_trainer.device
+    model.eval()  # the head's standardisation, from the unprompted training graphs (new run)
+    with torch.no_grad():
+        model.prepare_fit(
+            _collate(list(train_graphs[i : i + eval_batch_size])).to(device_)
+            for i in range(0, len(train_graphs), eval_batch_size)
+        )
     ppo = HybridPPO(model.policy, model.critic, c)
     generator = torch.Generator(device=device_).manual_seed(c.seed)
     cpu_generator = torch.Generator().manual_seed(c.seed)
