@@ -25,6 +25,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import add_self_loops
 
+from modalprompt.graph.backbones.layer_plans import LayerPlan, PlanCache, sparse_rows
+
 __all__ = [
     "MoleculeGIN",
     "MoleculeConv",
@@ -61,8 +63,18 @@ class MoleculeConv(MessagePassing):
     only on a one-way edge list.
     """
 
+    supports_plan = False  # see layer_plans: True where the layer is affine in x given the graph
+
     def __init__(self, aggr: str = "add", **kwargs: Any) -> None:
         super().__init__(aggr=aggr, flow="target_to_source", **kwargs)
+
+    def plan(self, num_nodes: int, edge_index: Tensor, edge_attr: Tensor) -> LayerPlan:
+        """This layer on a fixed graph (:mod:`~modalprompt.graph.backbones.layer_plans`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no layer plan")
+
+    def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
+        """``forward(x, ...)`` on the graph ``plan`` was made from."""
+        raise NotImplementedError(f"{type(self).__name__} has no layer plan")
 
     def add_bond_embeddings(self, edge_dim: int) -> None:
         """Create ``edge_embedding1/2`` (called last by subclasses: the official state dicts
@@ -95,6 +107,8 @@ class MoleculeGINConv(MoleculeConv):
         x: ``(N, D)``; edge_index: ``(2, E)``; edge_attr: ``(E, 2)`` long → ``(N, D)``.
     """
 
+    supports_plan = True
+
     def __init__(self, emb_dim: int) -> None:
         super().__init__(aggr="add")
         self.mlp = nn.Sequential(
@@ -108,6 +122,18 @@ class MoleculeGINConv(MoleculeConv):
 
     def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
         return x_j + edge_attr
+
+    def plan(self, num_nodes: int, edge_index: Tensor, edge_attr: Tensor) -> LayerPlan:
+        edge_index, edges = self.with_self_loops(num_nodes, edge_index, edge_attr)
+        rows, cols = edge_index
+        ones = torch.ones(rows.numel(), dtype=edges.dtype, device=edges.device)
+        constant = torch.zeros(num_nodes, edges.size(1), dtype=edges.dtype, device=edges.device)
+        return LayerPlan(
+            sparse_rows(rows, cols, ones, num_nodes), constant.index_add_(0, rows, edges)
+        )
+
+    def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
+        return self.mlp(plan.adjacency.to(x.dtype) @ x + plan.constant.to(x.dtype))
 
 
 class MoleculeGIN(nn.Module):
@@ -141,6 +167,7 @@ class MoleculeGIN(nn.Module):
         nn.init.xavier_uniform_(self.x_embedding2.weight)
         self.gnns = nn.ModuleList(self._make_conv(emb_dim) for _ in range(num_layer))
         self.batch_norms = nn.ModuleList(nn.BatchNorm1d(emb_dim) for _ in range(num_layer))
+        self._plans = PlanCache()
 
     def describe(self) -> str:
         """``"MoleculeGIN(num_layer=5, emb_dim=300)"`` (names the model in errors)."""
@@ -182,11 +209,16 @@ class MoleculeGIN(nn.Module):
                 "data.edge_attr: expected (E, 2) integer bond features (type, direction), got "
                 f"{found}"
             )
+        plans = self._layer_plans(h, data)
+        bonds = edge_attr[:, :2].long() if plans is None else edge_attr
         layers = [h]
         for i in range(self.num_layer):
-            h = self.batch_norms[i](
-                self.gnns[i](layers[-1], data.edge_index, edge_attr[:, :2].long())
-            )
+            conv = self.gnns[i]
+            if plans is None:
+                out = conv(layers[-1], data.edge_index, bonds)
+            else:
+                out = conv.forward_planned(layers[-1], plans[i])
+            h = self.batch_norms[i](out)
             if i < self.num_layer - 1:
                 h = torch.relu(h)
             layers.append(nn.functional.dropout(h, self.drop_ratio, training=self.training))
@@ -196,6 +228,18 @@ class MoleculeGIN(nn.Module):
             return torch.cat(layers, dim=1)
         stacked = torch.stack(layers)
         return stacked.max(dim=0).values if self.jk == "max" else stacked.sum(dim=0)
+
+    def _layer_plans(self, h: Tensor, data: Any) -> list[LayerPlan] | None:
+        """Every layer's plan for this batch once it is encoded a second time (RELIEF's
+        rollouts), else None (:mod:`~modalprompt.graph.backbones.layer_plans`)."""
+        if not all(conv.supports_plan for conv in self.gnns):
+            return None
+
+        def build() -> list[LayerPlan]:
+            bonds = data.edge_attr[:, :2].long()
+            return [conv.plan(h.size(0), data.edge_index, bonds) for conv in self.gnns]
+
+        return self._plans.get(self.gnns, h, data, build)
 
     def forward(self, data: Any) -> Tensor:
         return self.encode(self.embed_inputs(data), data)

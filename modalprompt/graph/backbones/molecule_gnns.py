@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import softmax
 
+from modalprompt.graph.backbones.layer_plans import LayerPlan, sparse_rows
 from modalprompt.graph.backbones.molecule_gin import MoleculeConv, MoleculeGIN, MoleculeGINConv
 
 __all__ = [
@@ -46,23 +47,42 @@ class MoleculeGCNConv(MoleculeConv):
         x: ``(N, D)``; edge_index: ``(2, E)``; edge_attr: ``(E, 2)`` long → ``(N, D)``.
     """
 
+    supports_plan = True
+
     def __init__(self, emb_dim: int) -> None:
         super().__init__(aggr="add")
         self.linear = nn.Linear(emb_dim, emb_dim)
         self.add_bond_embeddings(emb_dim)
 
+    @staticmethod
+    def normalisation(num_nodes: int, edge_index: Tensor, dtype: torch.dtype) -> Tensor:
+        """``d_i^-1/2 d_j^-1/2`` per edge ``(E,)``, degrees of the gathering atoms counted over
+        the edges with the self loop, as the official ``norm``."""
+        ones = torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
+        deg = torch.zeros(num_nodes, dtype=dtype, device=edge_index.device)
+        deg.index_add_(0, edge_index[0], ones)
+        inv_sqrt = deg.pow(-0.5).masked_fill(deg == 0, 0.0)
+        return inv_sqrt[edge_index[0]] * inv_sqrt[edge_index[1]]
+
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
         edge_index, edges = self.with_self_loops(x.size(0), edge_index, edge_attr)
-        # degrees of the gathering atoms, self loop included, as the official ``norm``
-        deg = torch.zeros(x.size(0), dtype=x.dtype, device=x.device).index_add_(
-            0, edge_index[0], torch.ones(edge_index.size(1), dtype=x.dtype, device=x.device)
-        )
-        inv_sqrt = deg.pow(-0.5).masked_fill(deg == 0, 0.0)
-        norm = inv_sqrt[edge_index[0]] * inv_sqrt[edge_index[1]]
+        norm = self.normalisation(x.size(0), edge_index, x.dtype)
         return self.propagate(edge_index, x=self.linear(x), edge_attr=edges, norm=norm)
 
     def message(self, x_j: Tensor, edge_attr: Tensor, norm: Tensor) -> Tensor:
         return norm.unsqueeze(-1) * (x_j + edge_attr)
+
+    def plan(self, num_nodes: int, edge_index: Tensor, edge_attr: Tensor) -> LayerPlan:
+        edge_index, edges = self.with_self_loops(num_nodes, edge_index, edge_attr)
+        norm = self.normalisation(num_nodes, edge_index, edges.dtype)
+        rows, cols = edge_index
+        constant = torch.zeros(num_nodes, edges.size(1), dtype=edges.dtype, device=edges.device)
+        constant.index_add_(0, rows, norm.unsqueeze(-1) * (edges + self.linear.bias))
+        return LayerPlan(sparse_rows(rows, cols, norm, num_nodes), constant)
+
+    def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
+        weighted = nn.functional.linear(x, self.linear.weight.to(x.dtype))
+        return plan.adjacency.to(x.dtype) @ weighted + plan.constant.to(x.dtype)
 
 
 class MoleculeGATConv(MoleculeConv):
@@ -107,6 +127,8 @@ class MoleculeSAGEConv(MoleculeConv):
         x: ``(N, D)``; edge_index: ``(2, E)``; edge_attr: ``(E, 2)`` long → ``(N, D)``.
     """
 
+    supports_plan = True
+
     def __init__(self, emb_dim: int) -> None:
         super().__init__(aggr="mean")
         self.linear = nn.Linear(emb_dim, emb_dim)
@@ -115,6 +137,21 @@ class MoleculeSAGEConv(MoleculeConv):
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
         edge_index, edges = self.with_self_loops(x.size(0), edge_index, edge_attr)
         out = self.propagate(edge_index, x=self.linear(x), edge_attr=edges)
+        return nn.functional.normalize(out, p=2.0, dim=-1)
+
+    def plan(self, num_nodes: int, edge_index: Tensor, edge_attr: Tensor) -> LayerPlan:
+        edge_index, edges = self.with_self_loops(num_nodes, edge_index, edge_attr)
+        rows, cols = edge_index
+        deg = torch.zeros(num_nodes, dtype=edges.dtype, device=edges.device)
+        deg.index_add_(0, rows, torch.ones(rows.numel(), dtype=edges.dtype, device=edges.device))
+        weight = 1.0 / deg[rows]  # every atom has its self loop: deg >= 1
+        constant = torch.zeros(num_nodes, edges.size(1), dtype=edges.dtype, device=edges.device)
+        constant.index_add_(0, rows, weight.unsqueeze(-1) * (edges + self.linear.bias))
+        return LayerPlan(sparse_rows(rows, cols, weight, num_nodes), constant)
+
+    def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
+        weighted = nn.functional.linear(x, self.linear.weight.to(x.dtype))
+        out = plan.adjacency.to(x.dtype) @ weighted + plan.constant.to(x.dtype)
         return nn.functional.normalize(out, p=2.0, dim=-1)
 
     def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:

@@ -1,0 +1,106 @@
+"""Re-encoding a batch through the layer plans gives the layers' own result, and a plan is never
+used where it could be stale or would cut a gradient."""
+
+import copy
+
+import pytest
+import torch
+
+pytest.importorskip("torch_geometric")
+pytest.importorskip("rdkit")
+from torch_geometric.data import Batch  # noqa: E402
+
+from modalprompt.graph.backbones import MoleculeGNN  # noqa: E402
+from modalprompt.graph.datasets.molecules import smiles_to_graph  # noqa: E402
+
+SMILES = ("CCO", "c1ccccc1N", "CC(=O)O.[Na+]", "C1CC1C(=O)N", "O=C(O)c1ccccc1O")
+
+
+def batch() -> Batch:
+    return Batch.from_data_list([smiles_to_graph(s) for s in SMILES])
+
+
+def gnn(kind: str, seed: int = 0) -> MoleculeGNN:
+    torch.manual_seed(seed)
+    model = MoleculeGNN(num_layer=3, emb_dim=16, gnn_type=kind).eval()
+    model.requires_grad_(False)
+    with torch.no_grad():  # non-zero biases, so that the constant term matters
+        for conv in model.gnns:
+            for name, p in conv.named_parameters():
+                if name.endswith("bias"):
+                    p.normal_()
+    return model
+
+
+@pytest.mark.parametrize("kind", ["gin", "gcn", "graphsage"])
+def test_second_encode_uses_the_plans_and_matches_the_layers(kind):
+    model, data = gnn(kind), batch()
+    x = model.embed_inputs(data)
+    with torch.no_grad():
+        plain = model.encode(x, data)
+        assert model._plans._plans is None  # a one-off batch plans nothing
+        planned = model.encode(x + 0.5, data)
+        assert model._plans._plans is not None
+        model._plans.clear()
+        expected = model.encode(x + 0.5, data)  # the layers' own forward
+    torch.testing.assert_close(planned, expected, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(plain, planned)
+
+
+def test_gat_has_no_plan():
+    model, data = gnn("gat"), batch()
+    x = model.embed_inputs(data)
+    model.encode(x, data), model.encode(x, data)
+    assert model._plans._plans is None
+
+
+def test_prompt_gradients_through_the_plans_equal_the_layers():
+    model, data = gnn("gcn"), batch()
+    x = model.embed_inputs(data)
+    grads = []
+    for _ in range(3):  # the first call runs the layers, the later ones the plans
+        prompt = torch.zeros(1, 16, requires_grad=True)
+        (model.encode(x + prompt, data) ** 2).sum().backward()
+        grads.append(prompt.grad)
+    assert model._plans._plans is not None
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads[2], grads[0], rtol=1e-5, atol=1e-6)
+
+
+def test_changed_weights_inputs_or_batches_are_never_served_stale():
+    model, data = gnn("gcn"), batch()
+    x = model.embed_inputs(data)
+    with torch.no_grad():
+        model.encode(x, data), model.encode(x, data)
+        model.gnns[1].edge_embedding1.weight.add_(1.0)  # an optimiser step, in place
+        after_step = model.encode(x, data)
+        model.load_state_dict(gnn("gcn", seed=1).state_dict())  # new weights
+        after_load = model.encode(x, data)
+        data.edge_attr[0, 0] = 2  # a bond edited in place
+        after_edit = model.encode(x, data)
+        other = batch()  # same molecules, another object: not the cached one
+        other.edge_attr[1, 0] = 2
+        on_other = model.encode(x, other)
+        model._plans.clear()
+        # each equals the layers' own forward on what is there now
+        torch.testing.assert_close(after_edit, model.encode(x, data), rtol=1e-5, atol=1e-5)
+        model._plans.clear()
+        torch.testing.assert_close(on_other, model.encode(x, other), rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(after_step, after_load)
+    assert not torch.allclose(after_load, after_edit)
+
+
+def test_trainable_layers_get_their_gradients_and_copies_start_empty():
+    model, data = gnn("gin"), batch()
+    model.requires_grad_(True)  # full fine-tuning: no plan may cut the layers' gradients
+    x = model.embed_inputs(data).detach()
+    for _ in range(2):
+        model.zero_grad()
+        model.encode(x, data).sum().backward()
+    assert model._plans._plans is None
+    assert model.gnns[0].edge_embedding1.weight.grad.abs().sum() > 0
+    frozen = gnn("gin")
+    with torch.no_grad():
+        frozen.encode(x, data), frozen.encode(x, data)
+    assert frozen._plans._plans is not None
+    assert copy.deepcopy(frozen)._plans._plans is None
