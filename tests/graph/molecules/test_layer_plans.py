@@ -67,27 +67,57 @@ def test_prompt_gradients_through_the_plans_equal_the_layers():
     torch.testing.assert_close(grads[2], grads[0], rtol=1e-5, atol=1e-6)
 
 
-def test_changed_weights_inputs_or_batches_are_never_served_stale():
+def _layers_own(model, x, data):
+    return copy.deepcopy(model).encode(x, data)  # a copy starts with no plan: the layers run
+
+
+def _edit_weight(model, data):
+    model.gnns[1].edge_embedding1.weight.add_(1.0)  # an optimiser step, in place
+    return data
+
+
+def _load_weights(model, data):
+    model.load_state_dict(gnn("gcn", seed=1).state_dict())
+    return data
+
+
+def _edit_bond(model, data):
+    data.edge_attr[0, 0] = 2  # a bond edited in place
+    return data
+
+
+def _other_batch(model, data):
+    other = batch()  # the same molecules in another object, one bond different
+    other.edge_attr[1, 0] = 2
+    return other
+
+
+def _new_bond_tensor(model, data):
+    data.edge_attr = data.edge_attr.clone()  # same edges, a new bond tensor
+    data.edge_attr[1, 0] = 2
+    return data
+
+
+def _new_edge_tensor(model, data):
+    data.edge_index = data.edge_index.clone()  # same bonds, a new edge tensor
+    data.edge_index[1, 0] = 2
+    return data
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_edit_weight, _load_weights, _edit_bond, _other_batch, _new_bond_tensor, _new_edge_tensor],
+)
+def test_changed_weights_bonds_or_batches_are_never_served_stale(change):
     model, data = gnn("gcn"), batch()
     x = model.embed_inputs(data)
     with torch.no_grad():
-        model.encode(x, data), model.encode(x, data)
-        model.gnns[1].edge_embedding1.weight.add_(1.0)  # an optimiser step, in place
-        after_step = model.encode(x, data)
-        model.load_state_dict(gnn("gcn", seed=1).state_dict())  # new weights
-        after_load = model.encode(x, data)
-        data.edge_attr[0, 0] = 2  # a bond edited in place
-        after_edit = model.encode(x, data)
-        other = batch()  # same molecules, another object: not the cached one
-        other.edge_attr[1, 0] = 2
-        on_other = model.encode(x, other)
-        model._plans.clear()
-        # each equals the layers' own forward on what is there now
-        torch.testing.assert_close(after_edit, model.encode(x, data), rtol=1e-5, atol=1e-5)
-        model._plans.clear()
-        torch.testing.assert_close(on_other, model.encode(x, other), rtol=1e-5, atol=1e-5)
-    assert not torch.allclose(after_step, after_load)
-    assert not torch.allclose(after_load, after_edit)
+        before = [model.encode(x, data), model.encode(x, data)]
+        assert model._plans._plans is not None  # planned before the change
+        data = change(model, data)
+        after = model.encode(x, data)
+        torch.testing.assert_close(after, _layers_own(model, x, data), rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(after, before[1])
 
 
 def test_trainable_layers_get_their_gradients_and_copies_start_empty():
