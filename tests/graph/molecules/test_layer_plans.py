@@ -93,14 +93,16 @@ def _other_batch(model, data):
 
 
 def _new_bond_tensor(model, data):
-    data.edge_attr = data.edge_attr.clone()  # same edges, a new bond tensor
-    data.edge_attr[1, 0] = 2
+    bonds = data.edge_attr.clone()  # same edges, a new bond tensor (at version 0, as the old)
+    bonds[1, 0] = 2
+    data.edge_attr = bonds.clone()
     return data
 
 
 def _new_edge_tensor(model, data):
-    data.edge_index = data.edge_index.clone()  # same bonds, a new edge tensor
-    data.edge_index[1, 0] = 2
+    edges = data.edge_index.clone()  # same bonds, a new edge tensor (at version 0)
+    edges[1, 0] = 2
+    data.edge_index = edges.clone()
     return data
 
 
