@@ -77,12 +77,12 @@ class MoleculeGCNConv(MoleculeConv):
         norm = self.normalisation(num_nodes, edge_index, edges.dtype)
         rows, cols = edge_index
         constant = torch.zeros(num_nodes, edges.size(1), dtype=edges.dtype, device=edges.device)
-        constant.index_add_(0, rows, norm.unsqueeze(-1) * (edges + self.linear.bias))
+        constant.index_add_(0, rows, norm.unsqueeze(-1) * edges)
         return LayerPlan(sparse_rows(rows, cols, norm, num_nodes), constant)
 
     def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
-        weighted = nn.functional.linear(x, self.linear.weight.to(x.dtype))
-        return plan.adjacency.to(x.dtype) @ weighted + plan.constant.to(x.dtype)
+        # through the module, so that RELIEF's RowCachedLinears still serves unchanged rows
+        return plan.adjacency.to(x.dtype) @ self.linear(x) + plan.constant.to(x.dtype)
 
 
 class MoleculeGATConv(MoleculeConv):
@@ -146,12 +146,11 @@ class MoleculeSAGEConv(MoleculeConv):
         deg.index_add_(0, rows, torch.ones(rows.numel(), dtype=edges.dtype, device=edges.device))
         weight = 1.0 / deg[rows]  # every atom has its self loop: deg >= 1
         constant = torch.zeros(num_nodes, edges.size(1), dtype=edges.dtype, device=edges.device)
-        constant.index_add_(0, rows, weight.unsqueeze(-1) * (edges + self.linear.bias))
+        constant.index_add_(0, rows, weight.unsqueeze(-1) * edges)
         return LayerPlan(sparse_rows(rows, cols, weight, num_nodes), constant)
 
     def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
-        weighted = nn.functional.linear(x, self.linear.weight.to(x.dtype))
-        out = plan.adjacency.to(x.dtype) @ weighted + plan.constant.to(x.dtype)
+        out = plan.adjacency.to(x.dtype) @ self.linear(x) + plan.constant.to(x.dtype)
         return nn.functional.normalize(out, p=2.0, dim=-1)
 
     def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:

@@ -136,3 +136,23 @@ def test_trainable_layers_get_their_gradients_and_copies_start_empty():
         frozen.encode(x, data), frozen.encode(x, data)
     assert frozen._plans._plans is not None
     assert copy.deepcopy(frozen)._plans._plans is None
+
+
+def test_row_cache_still_serves_unchanged_rows_through_the_plans():
+    from modalprompt.graph.relief.row_cache import RowCachedLinears
+
+    model, data = gnn("gcn"), batch()
+    x = model.embed_inputs(data).detach()
+    cache = RowCachedLinears(model)
+    with torch.no_grad():
+        for _ in range(2):
+            with cache.active():
+                model.encode(x, data)
+        assert model._plans._plans is not None
+        cache.rows_computed = cache.rows_seen = 0
+        prompted = x.clone()
+        prompted[0] += 1.0  # one atom of the first molecule prompted
+        with cache.active():
+            out = model.encode(prompted, data)
+    assert 0 < cache.rows_computed < cache.rows_seen / 2
+    torch.testing.assert_close(out, _layers_own(model, prompted, data), rtol=1e-5, atol=1e-5)
