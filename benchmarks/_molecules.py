@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_MODELS",
     "MOLECULENET",
     "few_shot",
+    "positives",
     "read_task",
     "spread",
     "subsample",
@@ -54,12 +55,28 @@ def read_task(data: Path, name: str, largest_fragment: bool = False) -> Molecule
     raise SystemExit(f"--datasets: no {name}.csv(.gz) in {data}")
 
 
-def subsample(indices: list[int], limit: int | None) -> list[int]:
-    """At most ``limit`` of ``indices`` (a fixed-seed choice, order kept)."""
+def subsample(indices: list[int], limit: int | None, keep: set[int] | None = None) -> list[int]:
+    """At most ``limit`` of ``indices`` (a fixed-seed choice, order kept). Those in ``keep`` (the
+    molecules with a positive label: MUV's 0.2 %, HIV's 3.5 %) are taken first, up to half of
+    ``limit``, and the rest drawn from the others: ROC-AUC does not depend on the class ratio,
+    and a uniform draw of 500 from MUV's test split leaves about one positive per task."""
     if limit is None or len(indices) <= limit:
         return indices
-    chosen = torch.randperm(len(indices), generator=torch.Generator().manual_seed(0))[:limit]
-    return [indices[i] for i in sorted(chosen.tolist())]
+    generator = torch.Generator().manual_seed(0)
+    keep = keep or set()
+    first = [i for i in indices if i in keep]
+    if len(first) > limit // 2:
+        order = torch.randperm(len(first), generator=generator)[: limit // 2]
+        first = [first[k] for k in order.tolist()]
+    rest = [i for i in indices if i not in keep]
+    order = torch.randperm(len(rest), generator=generator)[: limit - len(first)]
+    chosen = set(first) | {rest[k] for k in order.tolist()}
+    return [i for i in indices if i in chosen]
+
+
+def positives(dataset: MoleculeDataset) -> set[int]:
+    """Indices of the molecules with a positive label in any task."""
+    return {i for i, graph in enumerate(dataset.graphs) if bool((graph.y == 1).any())}
 
 
 def few_shot(train: list[int], seed: int, shots: int = 50) -> list[int]:

@@ -69,6 +69,7 @@ from _molecules import (
     DEFAULT_MODELS,
     MOLECULENET,
     few_shot,
+    positives,
     read_task,
     spread,
     subsample,
@@ -214,8 +215,13 @@ def run_dataset(
     cut = max_eval is not None and max(len(val_idx), len(test_idx)) > max_eval
     sizes = f"val {len(val_idx)} / test {len(test_idx)} graphs"
     if cut:
-        val_idx, test_idx = subsample(val_idx, max_eval), subsample(test_idx, max_eval)
-        sizes += f", subsampled to {len(val_idx)} / {len(test_idx)}"
+        keep = positives(ds)
+        val_idx, test_idx = (subsample(idx, max_eval, keep) for idx in (val_idx, test_idx))
+        held = [sum(i in keep for i in idx) for idx in (val_idx, test_idx)]
+        sizes += (
+            f", subsampled to {len(val_idx)} / {len(test_idx)} (molecules with a positive label"
+            f" kept first: {held[0]} / {held[1]})"
+        )
     note = "" if ds.skipped == 0 else f"; {ds.skipped} SMILES RDKit rejects skipped"
     rows: dict[str, list[float]] = {}
     seconds: dict[str, list[float]] = {}
