@@ -12,6 +12,12 @@ Both roll out the same graphs with the same 5-layer, 300-wide GIN and report env
 steps per second (one step = one node prompted in one graph). ``N_max`` is BBBP's 132, as in the
 official main.py, which sizes the official critic (39,600 → 1,980 → 990 → 1).
 
+A second table rolls RELIEF out on real molecules through the official pretrain-gnns GCN
+(``gcn_contextpred``, BACE's scaffold validation split: what every validation epoch costs) with
+the frozen layers' own forward against the layer plans that reuse each layer's adjacency and
+bond terms across the steps (:mod:`modalprompt.graph.backbones.layer_plans`), interleaved, with
+the metrics of both (they must agree). Skipped with a reason when ``../shared`` is absent.
+
 usage: python benchmarks/relief_speed.py [--quick]     (or: modalprompt bench relief_speed)
 """
 
@@ -150,6 +156,52 @@ def main() -> None:
     print(f"{official_label:<50}{theirs_m:>12.1f}{theirs_s:>11.2f}{1.0:>8.2f}")
     ours_label = "modalprompt (float32, 32 graphs by size, 1 fwd, rows)"
     print(f"{ours_label:<50}{ours_m:>12.1f}{ours_s:>11.2f}{ours_m / theirs_m:>8.2f}")
+    molecule_rollouts(64 if args.quick else None, repeats)
+
+
+def molecule_rollouts(limit: int | None, repeats: int) -> None:
+    """RELIEF validation rollouts on BACE through the official GCN: layers vs layer plans."""
+    from _molecules import DEFAULT_DATA, DEFAULT_MODELS, read_task
+
+    from modalprompt.graph.backbones import from_pretrain_gnns
+    from modalprompt.graph.backbones.molecule_gnns import MoleculeGCNConv
+    from modalprompt.graph.datasets.molecules import scaffold_split
+
+    checkpoint, data = DEFAULT_MODELS / "gcn_contextpred.pth", DEFAULT_DATA / "moleculenet"
+    if not checkpoint.is_file() or not data.is_dir():
+        print(f"\nmolecule rollouts skipped: {checkpoint} or {data} is absent (../shared)")
+        return
+    dataset = read_task(data, "bace")
+    graphs = dataset.subset(scaffold_split(dataset.smiles)[1][:limit])
+    config = mp.get_config("relief", num_outputs=1, max_nodes=dataset.max_nodes, head_layers=2)
+    model = mp.get_prompt_model(from_pretrain_gnns(checkpoint), config).eval()
+    batch = Batch.from_data_list(graphs)
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    metrics = {}
+    try:
+        for _ in range(repeats):  # interleaved, as above
+            for planned in (False, True):
+                MoleculeGCNConv.supports_plan = planned
+                model.backbone._plans.clear()
+                start = time.perf_counter()
+                metrics[planned] = model.compute_metrics(model.validation_step(batch))
+                seconds[planned].append(time.perf_counter() - start)
+    finally:
+        MoleculeGCNConv.supports_plan = True
+    layers, plans = (statistics.median(seconds[k]) for k in (False, True))
+    sizes = [g.num_nodes for g in graphs]
+    print(
+        f"\nRELIEF validation rollout, official GCN (gcn_contextpred), BACE scaffold validation: "
+        f"{len(graphs)} molecules of {min(sizes)}-{max(sizes)} atoms, median of {repeats}"
+    )
+    print(f"{'encode':<50}{'s / rollout':>12}{'ratio':>8}")
+    for label, value in (
+        ("the layers' own forward at every step", layers),
+        ("layer plans (adjacency and bond terms reused)", plans),
+    ):
+        print(f"{label:<50}{value:>12.2f}{layers / value:>8.2f}")
+    same = all(abs(metrics[False][k] - metrics[True][k]) < 1e-6 for k in metrics[False])
+    print(f"metrics {'identical' if same else 'DIFFER'}: {metrics[True]}")
 
 
 if __name__ == "__main__":

@@ -62,11 +62,33 @@ def test_left_padded_batch_equals_each_row_alone(arch):
             torch.testing.assert_close(logits[i], ref[0], atol=1e-5, rtol=1e-5)
 
 
+REFUSAL = (
+    r"^attention_mask: a causal LM reads the answer at the last position, so rows must be "
+    r"left-padded \(RelationCollator\(\.\.\., decoder=True\) pads left\)$"
+)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_an_unpadded_row_reads_the_backbones_own_last_state(arch):
+    """Against the backbone run directly (its default positions 0..L-1): with the batch-vs-alone
+    test above, left-padded rows get the positions of the unpadded text (GPT-2's absolute
+    positions tell any shift)."""
+    _, model, collate = _setup(arch)
+    model.eval()
+    one = collate(_uneven(1))
+    ids, mask = one["input_ids"], one["attention_mask"]
+    assert bool(mask.all())
+    with torch.no_grad():
+        state = model._answer_state_decoder(ids, mask)
+        direct = model.backbone(inputs_embeds=model.embed(ids), output_hidden_states=True)
+    torch.testing.assert_close(state, direct.hidden_states[-1][:, -1], atol=1e-5, rtol=1e-5)
+
+
 def test_right_padding_is_refused():
     _, model, collate = _setup()
     batch = collate(_uneven(3))
     ids, mask = batch["input_ids"].flip(1), batch["attention_mask"].flip(1)
-    with pytest.raises(ValueError, match="left-padded"):
+    with pytest.raises(ValueError, match=REFUSAL):
         model(ids, mask)
 
 

@@ -223,6 +223,17 @@ def test_a_state_with_another_particle_count_loads():
     assert torch.equal(fresh.particles, model.particles)
 
 
+def test_micro_f1_counts_only_relations_right_and_not_the_no_relation_class():
+    pred = torch.tensor([0, 0, 0, 1, 2, 2, 1])
+    gold = torch.tensor([0, 0, 0, 1, 1, 2, 0])
+    # right non-NA: 2 (positions 3, 5); predicted non-NA: 4; actual non-NA: 3 -> P 1/2, R 2/3
+    assert relation_micro_f1(pred, gold, 0) == pytest.approx(4 / 7)
+    _, model, _ = _setup()
+    assert model.config.na_class == 0  # "Other"
+    metrics = model.compute_metrics({"logits": torch.eye(3)[pred], "labels": gold})
+    assert metrics == pytest.approx({"micro_f1": 4 / 7, "accuracy": 5 / 7})
+
+
 def test_micro_f1_without_a_no_relation_class_is_accuracy_and_handles_no_predictions():
     pred, gold = torch.tensor([0, 1, 2, 1]), torch.tensor([0, 1, 1, 0])
     assert relation_micro_f1(pred, gold, None) == pytest.approx(0.5)
