@@ -45,7 +45,7 @@ def to_device(batch: Any, device: torch.device | str, non_blocking: bool = False
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=non_blocking)
     if hasattr(batch, "to") and hasattr(batch, "keys") and not isinstance(batch, Mapping):
-        return batch.to(device)  # PyG Data / Batch
+        return batch.to(device, non_blocking=non_blocking)  # PyG Data / Batch
     if isinstance(batch, Mapping):
         moved = {k: to_device(v, device, non_blocking) for k, v in batch.items()}
         try:

@@ -92,3 +92,41 @@ def test_autocast_is_a_no_op_on_cpu_and_without_precision():
     for precision in ("no", "fp16", "bf16"):
         with autocast(torch.device("cpu"), precision):
             assert (a @ a).dtype == torch.float32
+
+
+class _MovesItself:
+    """Has ``.to`` and ``.keys`` and is not a Mapping (as PyG's ``Data``/``Batch``): records how
+    it was moved."""
+
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    def keys(self) -> list[str]:
+        return ["x"]
+
+    def to(self, device, **kwargs):
+        self.calls.append((device, kwargs))
+        return "moved"
+
+
+class _MappingWithTo(UserDict):
+    """A Mapping with a ``.to`` (as ``transformers.BatchEncoding``): moved item by item."""
+
+    def to(self, device, **kwargs):  # pragma: no cover - must not be called
+        raise AssertionError("a Mapping is moved item by item, not by its own .to")
+
+
+def test_objects_that_move_themselves_get_the_device_and_non_blocking():
+    graph = _MovesItself()
+    assert to_device(graph, "cpu", non_blocking=True) == "moved"
+    assert graph.calls == [("cpu", {"non_blocking": True})]
+    inner = _MovesItself()
+    assert to_device({"graph": inner}, "cpu", non_blocking=True) == {"graph": "moved"}
+    assert inner.calls == [("cpu", {"non_blocking": True})]  # the flag travels down
+
+
+def test_a_mapping_with_its_own_to_is_moved_item_by_item():
+    inner = _MovesItself()
+    moved = to_device(_MappingWithTo(a=torch.ones(2), g=inner), "cpu")
+    assert isinstance(moved, _MappingWithTo) and moved["g"] == "moved"
+    assert torch.equal(moved["a"], torch.ones(2))

@@ -60,3 +60,28 @@ def test_roc_auc_counts_every_skipped_task_and_names_bad_labels():
         assert roc_auc(scores, target) == pytest.approx(1.0)
     with pytest.raises(ValueError, match=r"found \[-1\.\s+2\.\]"):
         roc_auc(np.zeros((3, 1)), np.array([[-1.0], [2.0], [0.0]]))
+
+
+def test_roc_auc_skips_every_one_class_task_counts_them_and_warns_at_the_caller():
+    scores = np.array(
+        [[0.1, 0.2, 0.9, 0.3], [0.4, 0.2, 0.1, 0.6], [0.8, 0.5, 0.3, 0.7], [0.2, 0.9, 0.5, 0.1]]
+    )
+    target = np.array([[1, 0, 1, 0], [1, 0, 0, 1], [1, 0, 0, 0], [1, 0, 1, 1]], dtype=float)
+    # tasks 0 and 1 hold one class; task 2: every positive above every negative (1.0); task 3:
+    # positives 0.6 and 0.1 against negatives 0.3 and 0.7: one pair of four ordered (0.25)
+    with pytest.warns(
+        UserWarning, match=r"^roc_auc: skipped 2 of 4 task\(s\) with one class only$"
+    ) as caught:
+        value = roc_auc(scores, target)
+    assert value == pytest.approx((1.0 + 0.25) / 2)
+    assert caught[0].filename == __file__  # stacklevel points at the caller
+
+
+def test_roc_auc_errors_say_what_was_found():
+    with pytest.raises(
+        ValueError, match=r"^roc_auc: no task has both positive and negative labels$"
+    ):
+        roc_auc(np.array([0.1, 0.2]), np.array([1.0, 1.0]))
+    bad = np.array([0, 1, 2, 3, 4, 5, 6, 7], dtype=float)
+    with pytest.raises(ValueError, match=r"found \[2\. 3\. 4\. 5\. 6\.\]$"):  # the first five
+        roc_auc(np.zeros(8), bad)
