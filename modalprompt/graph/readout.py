@@ -232,23 +232,3 @@ def task_metrics(logits: Tensor, labels: Tensor, task_type: str) -> dict[str, fl
         "accuracy": accuracy(logits, labels),
         "macro_f1": macro_f1(logits, labels, num_classes=logits.shape[-1]),
     }
-
-
-class PooledGraphFeatures(nn.Module):
-    """``(B, D)`` graph features: mean of a node encoder's embeddings over each graph.
-
-    Args:
-        gnn: Node encoder with ``forward(data) -> (N, D)`` and ``out_dim``.
-    """
-
-    def __init__(self, gnn: nn.Module) -> None:
-        super().__init__()
-        self.gnn = gnn
-        self.feature_dim = int(gnn.out_dim)
-
-    def forward(self, data: Any) -> Tensor:
-        h = self.gnn(data)
-        sums = torch.zeros(int(data.num_graphs), h.size(1), dtype=h.dtype, device=h.device)
-        sums.index_add_(0, data.batch, h)
-        counts = torch.bincount(data.batch, minlength=int(data.num_graphs)).clamp(min=1)
-        return sums / counts.unsqueeze(1).to(h.dtype)
