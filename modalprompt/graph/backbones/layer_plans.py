@@ -82,7 +82,10 @@ class PlanCache:
         """The plans for ``data`` when they may be used: built on the second encode of the same
         batch, None on the first (the caller runs its layers as usual) and whenever a plan
         would not give the layers' own result."""
-        if torch.is_autocast_enabled() or h.dtype not in (torch.float32, torch.float64):
+        if torch.is_autocast_enabled(h.device.type) or h.dtype not in (
+            torch.float32,
+            torch.float64,
+        ):
             return None
         params = [p for layer in layers for p in layer.parameters()]
         if torch.is_grad_enabled() and any(p.requires_grad for p in params):

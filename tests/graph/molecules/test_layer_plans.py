@@ -156,3 +156,11 @@ def test_row_cache_still_serves_unchanged_rows_through_the_plans():
             out = model.encode(prompted, data)
     assert 0 < cache.rows_computed < cache.rows_seen / 2
     torch.testing.assert_close(out, _layers_own(model, prompted, data), rtol=1e-5, atol=1e-5)
+
+
+def test_no_plan_under_autocast():
+    model, data = gnn("gcn"), batch()
+    x = model.embed_inputs(data).detach()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        model.encode(x, data), model.encode(x, data)
+    assert model._plans._plans is None
