@@ -45,7 +45,8 @@ class ReliefConfig(PromptConfig):
             of the unprompted training graphs before the head (fitted once when training
             starts; see :class:`~modalprompt.graph.readout.ProjectionHead`). Not in the
             official code (whose head phase runs the GNN in train mode, so BatchNorm normalises
-            each batch); False gives its plain head.
+            each batch); False gives its plain head. It helps on the official ContextPred GCN
+            and hurts on the supervised one (``ProjectionHead`` has the numbers).
         actor_lr: Learning rate of the actors. critic_lr: of the shared critic.
         head_lr: Learning rate of the projection head (the "tasknet").
         head_weight_decay: Adam weight decay of the head (official: 5e-4 at node level, 0 at
