@@ -47,10 +47,7 @@ gcn_contextpred 58.7 / 50.5 / 57.7 (BBBP 58.9 / 54.7 / 58.0, BACE 59.0 / 51.9 / 
 73.7 / 47.2 / 66.4, Tox21 58.3 / 51.1 / 57.0, MUV 50.1 / 52.0 / 53.9, HIV 52.0 / 46.4 / 52.1);
 gcn_supervised_contextpred 58.4 / 59.0 / 56.2 (BBBP 54.8 / 58.1 / 55.1, BACE 71.1 / 66.0 / 67.7,
 ClinTox 55.8 / 59.3 / 53.1, Tox21 62.1 / 63.4 / 56.1, MUV 50.1 / 60.1 / 47.9, HIV 56.3 / 47.3 /
-57.2). Dividing by one global scale instead of per feature gives 57.4 and 58.1 on the first four
-sets (per feature 60.1 and 58.0; raw 51.2 and 61.7): on the supervised checkpoint the centring
-alone costs the head, whose optimisation over 100 steps the embedding's own offset and scale
-steer.
+57.2).
 
 Measured 2026-12-04 (test ROC-AUC, mean over BBBP, BACE, ClinTox, Tox21, MUV, HIV; full
 training split / 50-shot over 5 seeds; at 50 shots MUV is chance for every backbone, 74 of its
