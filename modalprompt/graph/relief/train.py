@@ -174,7 +174,9 @@ def fit_relief(
         param_groups=model.param_groups(),
     )
     device_ = head_trainer.device
-    model.eval()  # the head's standardisation, from the unprompted training graphs (new run)
+    # the head's standardisation from the unprompted training graphs (a resumed run then loads
+    # the saved statistics over these; a head fitted before keeps its own)
+    model.eval()
     with torch.no_grad():
         model.prepare_fit(
             _collate(list(train_graphs[i : i + eval_batch_size])).to(device_)
