@@ -49,25 +49,25 @@ HIV      49.2 ± 8.7   53.8 ± 5.5   49.0 ± 1.6   50.1 ± 12.5  60.2 (seed 0; G
 mean     56.3         56.2         53.9         52.6         56.4 (HIV seed 0)
 gcn_supervised_contextpred
 ---------------------------------------------------------------------------------------------
+BBBP     52.8 ± 2.9   56.3 ± 1.9   54.0 ± 0.6   54.9 ± 2.8   58.7 ± 2.9 (seeds 0-1)
 BACE     68.8 ± 0.4   69.9 ± 3.4   63.7 ± 2.6   67.7 ± 5.1   69.8 ± 4.0
 mean     54.9         58.5         54.2         54.6
 =======  ===========  ===========  ===========  ===========  ============================
 
-(supervised checkpoint per set, head-only / FT / GPF / GPF-plus: BBBP 52.8 / 56.3 / 54.0 /
-54.9, ClinTox 51.1 / 55.4 / 53.2 / 49.4, Tox21 56.4 / 56.7 /
-56.7 / 57.3, MUV 47.2 / 58.1 / 50.3 / 49.1, HIV 52.9 / 54.6 / 47.0 / 49.4.) With HIV's seed 0
-for every method, the six-set means are head-only 57.1, GPF-plus 54.0, RELIEF 56.4: RELIEF is
-above GPF-plus on the mean and on every set but MUV (45.7 vs 53.2), above head-only on BACE and
-HIV only. RELIEF: prompt
-coverage 63.7-64.5 %, average magnitude 0.33-0.45; argmax mode within 0.3 of sampled. Seconds
-per seed with the cores shared four ways: BACE 421, BBBP 1,172, ClinTox 962, Tox21 1,831, HIV
-4,047; with two runs on the two cores: MUV 243-249, BACE on the supervised GCN 193-207 (BACE
-on the ContextPred GCN ran before the layer plans, which make a validation rollout 2.6 times
-as fast: ``relief_speed.py``); the other methods 12-35 s. Before the standardisation (stop 30, same
+(supervised checkpoint, the other sets, head-only / FT / GPF / GPF-plus: ClinTox 51.1 / 55.4 /
+53.2 / 49.4, Tox21 56.4 / 56.7 / 56.7 / 57.3, MUV 47.2 / 58.1 / 50.3 / 49.1, HIV 52.9 / 54.6 /
+47.0 / 49.4.) With HIV's seed 0 for every method, the six-set means are head-only 57.1,
+GPF-plus 54.0, RELIEF 56.4: RELIEF is above GPF-plus on the mean and on every set but MUV (45.7
+vs 53.2), above head-only on BACE and HIV only. RELIEF: prompt coverage 63.7-64.5 %, average
+magnitude 0.33-0.45; argmax mode within 0.3 of sampled. Seconds per seed with the cores shared
+four ways: BACE 421, BBBP 1,172, ClinTox 962, Tox21 1,831, HIV 4,047; with two runs on the two
+cores: MUV 243-249, the supervised GCN's BACE 193-207 and BBBP 548-596 (BACE on the ContextPred
+GCN ran before the layer plans, which make a validation rollout 2.6 times as fast:
+``relief_speed.py``); the other methods 12-35 s. Before the standardisation (stop 30, same
 seeds) head-only / GPF / GPF-plus averaged 48.7 / 52.5 / 49.9 on BBBP, BACE and ClinTox (now
 60.5 / 55.8 / 53.5) and RELIEF BACE 59.6. ``--quick`` (10 epochs = 20 optimiser steps) leaves
-every method near chance. The full default run (5 seeds x 6 sets) is several hours per
-backbone on one core, RELIEF nearly all of it: run it on a GPU, or a set or seed at a time
+every method near chance. The full default run (5 seeds x 6 sets) is several hours per backbone
+on one core, RELIEF nearly all of it: run it on a GPU, or a set or seed at a time
 (``--datasets``, ``--seeds``, ``--methods``; ``--level graph`` skips Cora).
 
 usage: python benchmarks/graph.py [--quick] [--data DIR] [--level graph|node|both]
