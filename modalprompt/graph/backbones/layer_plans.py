@@ -66,8 +66,10 @@ class PlanCache:
         self._refs: tuple[weakref.ref, ...] = ()
         self._plans: list[LayerPlan] | None = None
 
-    def __deepcopy__(self, memo: dict) -> PlanCache:
-        return PlanCache()  # a copied model starts with an empty cache
+    def __reduce__(self) -> tuple[type[PlanCache], tuple[()]]:
+        # a copied or pickled model (deepcopy, torch.save of the module, worker processes)
+        # starts with an empty cache: weak references cannot be pickled, plans are rebuilt
+        return PlanCache, ()
 
     def clear(self) -> None:
         self._key, self._refs, self._plans = None, (), None
@@ -77,7 +79,7 @@ class PlanCache:
         layers: Sequence[nn.Module],
         h: Tensor,
         data: Any,
-        build: Callable[[], list[LayerPlan] | None],
+        build: Callable[[], list[LayerPlan]],
     ) -> list[LayerPlan] | None:
         """The plans for ``data`` when they may be used: built on the second encode of the same
         batch, None on the first (the caller runs its layers as usual) and whenever a plan

@@ -2,6 +2,7 @@
 used where it could be stale or would cut a gradient."""
 
 import copy
+import pickle
 
 import pytest
 import torch
@@ -136,6 +137,10 @@ def test_trainable_layers_get_their_gradients_and_copies_start_empty():
         frozen.encode(x, data), frozen.encode(x, data)
     assert frozen._plans._plans is not None
     assert copy.deepcopy(frozen)._plans._plans is None
+    restored = pickle.loads(pickle.dumps(frozen))  # torch.save(module), worker processes
+    assert restored._plans._plans is None
+    with torch.no_grad():
+        torch.testing.assert_close(restored.encode(x, data), frozen.encode(x, data))
 
 
 def test_row_cache_still_serves_unchanged_rows_through_the_plans():
