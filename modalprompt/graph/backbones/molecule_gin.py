@@ -69,7 +69,23 @@ class MoleculeConv(MessagePassing):
         super().__init__(aggr=aggr, flow="target_to_source", **kwargs)
 
     def plan(self, num_nodes: int, edge_index: Tensor, edge_attr: Tensor) -> LayerPlan:
-        """This layer on a fixed graph (:mod:`~modalprompt.graph.backbones.layer_plans`)."""
+        """This layer on a fixed graph (:mod:`~modalprompt.graph.backbones.layer_plans`): the
+        adjacency weighted by :meth:`edge_weights` over the edges with self loops, and the bond
+        embeddings summed with the same weights.
+
+        Shapes:
+            edge_index: ``(2, E)``; edge_attr: ``(E, 2)`` long → adjacency ``(N, N)``, constant
+            ``(N, edge_dim)``.
+        """
+        edge_index, edges = self.with_self_loops(num_nodes, edge_index, edge_attr)
+        weight = self.edge_weights(num_nodes, edge_index, edges.dtype)
+        rows, cols = edge_index
+        constant = torch.zeros(num_nodes, edges.size(1), dtype=edges.dtype, device=edges.device)
+        constant.index_add_(0, rows, weight.unsqueeze(-1) * edges)
+        return LayerPlan(sparse_rows(rows, cols, weight, num_nodes), constant)
+
+    def edge_weights(self, num_nodes: int, edge_index: Tensor, dtype: torch.dtype) -> Tensor:
+        """Each edge's weight ``(E,)`` in the aggregation (edges with their self loops)."""
         raise NotImplementedError(f"{type(self).__name__} has no layer plan")
 
     def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
@@ -123,14 +139,8 @@ class MoleculeGINConv(MoleculeConv):
     def message(self, x_j: Tensor, edge_attr: Tensor) -> Tensor:
         return x_j + edge_attr
 
-    def plan(self, num_nodes: int, edge_index: Tensor, edge_attr: Tensor) -> LayerPlan:
-        edge_index, edges = self.with_self_loops(num_nodes, edge_index, edge_attr)
-        rows, cols = edge_index
-        ones = torch.ones(rows.numel(), dtype=edges.dtype, device=edges.device)
-        constant = torch.zeros(num_nodes, edges.size(1), dtype=edges.dtype, device=edges.device)
-        return LayerPlan(
-            sparse_rows(rows, cols, ones, num_nodes), constant.index_add_(0, rows, edges)
-        )
+    def edge_weights(self, num_nodes: int, edge_index: Tensor, dtype: torch.dtype) -> Tensor:
+        return torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)  # a sum
 
     def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
         return self.mlp(plan.adjacency.to(x.dtype) @ x + plan.constant.to(x.dtype))

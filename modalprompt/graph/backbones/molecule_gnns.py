@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import softmax
 
-from modalprompt.graph.backbones.layer_plans import LayerPlan, sparse_rows
+from modalprompt.graph.backbones.layer_plans import LayerPlan
 from modalprompt.graph.backbones.molecule_gin import MoleculeConv, MoleculeGIN, MoleculeGINConv
 
 __all__ = [
@@ -72,13 +72,8 @@ class MoleculeGCNConv(MoleculeConv):
     def message(self, x_j: Tensor, edge_attr: Tensor, norm: Tensor) -> Tensor:
         return norm.unsqueeze(-1) * (x_j + edge_attr)
 
-    def plan(self, num_nodes: int, edge_index: Tensor, edge_attr: Tensor) -> LayerPlan:
-        edge_index, edges = self.with_self_loops(num_nodes, edge_index, edge_attr)
-        norm = self.normalisation(num_nodes, edge_index, edges.dtype)
-        rows, cols = edge_index
-        constant = torch.zeros(num_nodes, edges.size(1), dtype=edges.dtype, device=edges.device)
-        constant.index_add_(0, rows, norm.unsqueeze(-1) * edges)
-        return LayerPlan(sparse_rows(rows, cols, norm, num_nodes), constant)
+    def edge_weights(self, num_nodes: int, edge_index: Tensor, dtype: torch.dtype) -> Tensor:
+        return self.normalisation(num_nodes, edge_index, dtype)
 
     def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
         # through the module, so that RELIEF's RowCachedLinears still serves unchanged rows
@@ -139,15 +134,11 @@ class MoleculeSAGEConv(MoleculeConv):
         out = self.propagate(edge_index, x=self.linear(x), edge_attr=edges)
         return nn.functional.normalize(out, p=2.0, dim=-1)
 
-    def plan(self, num_nodes: int, edge_index: Tensor, edge_attr: Tensor) -> LayerPlan:
-        edge_index, edges = self.with_self_loops(num_nodes, edge_index, edge_attr)
-        rows, cols = edge_index
-        deg = torch.zeros(num_nodes, dtype=edges.dtype, device=edges.device)
-        deg.index_add_(0, rows, torch.ones(rows.numel(), dtype=edges.dtype, device=edges.device))
-        weight = 1.0 / deg[rows]  # every atom has its self loop: deg >= 1
-        constant = torch.zeros(num_nodes, edges.size(1), dtype=edges.dtype, device=edges.device)
-        constant.index_add_(0, rows, weight.unsqueeze(-1) * edges)
-        return LayerPlan(sparse_rows(rows, cols, weight, num_nodes), constant)
+    def edge_weights(self, num_nodes: int, edge_index: Tensor, dtype: torch.dtype) -> Tensor:
+        rows = edge_index[0]  # the mean over each gathering atom's edges (its self loop: >= 1)
+        deg = torch.zeros(num_nodes, dtype=dtype, device=rows.device)
+        deg.index_add_(0, rows, torch.ones(rows.numel(), dtype=dtype, device=rows.device))
+        return 1.0 / deg[rows]
 
     def forward_planned(self, x: Tensor, plan: LayerPlan) -> Tensor:
         out = plan.adjacency.to(x.dtype) @ self.linear(x) + plan.constant.to(x.dtype)
