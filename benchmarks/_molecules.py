@@ -7,6 +7,7 @@ bench`` put this folder on ``sys.path``).
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from pathlib import Path
 
@@ -20,6 +21,7 @@ __all__ = [
     "DEFAULT_MODELS",
     "MOLECULENET",
     "few_shot",
+    "positive",
     "positives",
     "read_task",
     "spread",
@@ -60,6 +62,8 @@ def subsample(indices: list[int], limit: int | None, keep: set[int] | None = Non
     molecules with a positive label: MUV's 0.2 %, HIV's 3.5 %) are taken first, up to half of
     ``limit``, and the rest drawn from the others: ROC-AUC does not depend on the class ratio,
     and a uniform draw of 500 from MUV's test split leaves about one positive per task."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit: expected None or an int >= 1, got {limit}")
     if limit is None or len(indices) <= limit:
         return indices
     generator = torch.Generator().manual_seed(0)
@@ -83,3 +87,11 @@ def few_shot(train: list[int], seed: int, shots: int = 50) -> list[int]:
     """RELIEF's few-shot draw: the first ``shots`` training graphs after a ``seed``-ed shuffle."""
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
     return [train[i] for i in order[:shots].tolist()]
+
+
+def positive(text: str) -> int:
+    """An argparse type: an int >= 1 (0 would train or probe on nothing)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {value}")
+    return value

@@ -94,6 +94,7 @@ from _molecules import (
     DEFAULT_MODELS,
     MOLECULENET,
     few_shot,
+    positive,
     positives,
     read_task,
     spread,
@@ -450,7 +451,7 @@ def main() -> None:
     )
     parser.add_argument("--models", default=str(DEFAULT_MODELS), help="pretrain-gnns chem folder")
     parser.add_argument(
-        "--max-eval", type=int, help="subsample larger val/test splits (quick 200, full 1000)"
+        "--max-eval", type=positive, help="subsample larger val/test splits (quick 200, full 1000)"
     )
     parser.add_argument(
         "--methods", nargs="+", choices=METHODS, default=list(METHODS), help="graph level only"

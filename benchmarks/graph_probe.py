@@ -109,6 +109,7 @@ from _molecules import (
     DEFAULT_MODELS,
     MOLECULENET,
     few_shot,
+    positive,
     read_task,
     spread,
     subsample,
@@ -373,14 +374,6 @@ def run_dataset(name: str, gnns: dict, args: argparse.Namespace) -> dict[str, tu
             "shots: scored 0.5)"
         )
     return rows
-
-
-def positive(text: str) -> int:
-    """An argparse type: an int >= 1 (0 would train or probe on nothing)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {value}")
-    return value
 
 
 def main() -> None:

@@ -25,3 +25,8 @@ def test_small_splits_and_no_positives_are_left_whole_or_drawn_uniformly():
     assert subsample([5, 3, 9], 10, {3}) == [5, 3, 9]
     assert subsample(list(range(50)), None) == list(range(50))
     assert len(subsample(list(range(50)), 20)) == 20
+
+
+def test_a_limit_below_one_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"limit: expected None or an int >= 1, got 0"):
+        subsample(list(range(10)), 0)
