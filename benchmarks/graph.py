@@ -256,7 +256,13 @@ def run_dataset(
         split = (ds.subset(few_shot(train_idx, seed)), ds.subset(val_idx), ds.subset(test_idx))
         for method in methods:
             metrics, took = run_method(method, backbone, ds, split, seed, epochs)
-            print(f"  [{name} seed {seed}] {method}: {metrics['roc_auc']:.3f}, {took:.0f} s",
+            extra = ""
+            if method == "relief":  # per seed, so that runs of different seeds can be pooled
+                extra = (
+                    f" (argmax {metrics['argmax_roc_auc']:.3f}, PCR {100 * metrics['pcr']:.1f}%,"
+                    f" APM {metrics['apm']:.3f})"
+                )
+            print(f"  [{name} seed {seed}] {method}: {metrics['roc_auc']:.3f}{extra}, {took:.0f} s",
                   file=sys.stderr, flush=True)  # fmt: skip
             rows.setdefault(method, []).append(metrics["roc_auc"])
             seconds.setdefault(method, []).append(took)
