@@ -1,6 +1,8 @@
 """Metric edges by hand (issue 22): label vs score inputs, classes absent from both sides,
 targets outside the classes, empty inputs, one-task ROC-AUC given as vectors."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -74,7 +76,8 @@ def test_roc_auc_skips_every_one_class_task_counts_them_and_warns_at_the_caller(
     ) as caught:
         value = roc_auc(scores, target)
     assert value == pytest.approx((1.0 + 0.25) / 2)
-    assert caught[0].filename == __file__  # stacklevel points at the caller
+    if not os.environ.get("MUTANT_UNDER_TEST"):  # mutmut's trampolines add frames in between
+        assert caught[0].filename == __file__  # stacklevel points at the caller
 
 
 def test_roc_auc_errors_say_what_was_found():
