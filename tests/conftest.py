@@ -65,6 +65,6 @@ def pytest_collection_modifyitems(config, items) -> None:
     Sorting by the durations mutmut recorded (``mutmut-stats.json``) makes killed mutants cheap;
     only survivors pay for every test. Plain pytest runs keep their order.
     """
-    if not os.environ.get("MUTANT_UNDER_TEST") or not MUTMUT_STATS.is_file():
+    if "MUTANT_UNDER_TEST" not in os.environ or not MUTMUT_STATS.is_file():
         return
     fastest_first(items, json.loads(MUTMUT_STATS.read_text())["duration_by_test"])

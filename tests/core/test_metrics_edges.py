@@ -76,7 +76,7 @@ def test_roc_auc_skips_every_one_class_task_counts_them_and_warns_at_the_caller(
     ) as caught:
         value = roc_auc(scores, target)
     assert value == pytest.approx((1.0 + 0.25) / 2)
-    if not os.environ.get("MUTANT_UNDER_TEST"):  # mutmut's trampolines add frames in between
+    if "MUTANT_UNDER_TEST" not in os.environ:  # mutmut's trampolines add frames in between
         assert caught[0].filename == __file__  # stacklevel points at the caller
 
 
