@@ -67,3 +67,12 @@ def test_phase_seeds_differ_per_rank_phase_and_seed():
     seeds = {_phase_seed(s, i, r) for s in (0, 1) for i in (0, 1, 2) for r in (0, 1)}
     assert len(seeds) == 12 and all(0 <= x < 2**31 - 1 for x in seeds)
     assert _phase_seed(3, 1, 0) == _phase_seed(3, 1, 0)
+
+
+def test_phase_seeds_are_pinned_so_old_checkpoints_resume_bitwise():
+    """A resumed phase reseeds from this formula: changing it silently breaks bitwise resume of
+    checkpoints written before. By hand: (seed * 1,000,003 + index * 9,973 + rank * 101) mod
+    (2^31 - 1)."""
+    assert _phase_seed(1, 2, 3) == 1_000_003 + 2 * 9_973 + 3 * 101
+    assert _phase_seed(0, 5, 0) == 49_865
+    assert _phase_seed(2_200, 0, 0) == (2_200 * 1_000_003) % (2**31 - 1)

@@ -164,3 +164,12 @@ def test_roc_auc_skips_a_task_without_any_label():
     target = np.array([[1, np.nan], [0, np.nan], [1, np.nan]])
     with pytest.warns(UserWarning, match=r"skipped 1 of 2 task\(s\) with one class only"):
         assert roc_auc(scores, target) == pytest.approx(1.0)
+
+
+def test_stratified_split_is_a_function_of_its_seed():
+    labels = np.array([0] * 40 + [1] * 40)
+    first = stratified_split(labels, (0.5, 0.5), seed=7)
+    again = stratified_split(labels, (0.5, 0.5), seed=7)
+    other = stratified_split(labels, (0.5, 0.5), seed=8)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], other[0])

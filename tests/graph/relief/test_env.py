@@ -152,3 +152,25 @@ def test_prompt_vectors_are_clipped_to_max_z_on_both_sides():
     node, z = flat.action(action)
     np.testing.assert_allclose(z, [0.3, -0.3, 0.15, -0.15, 0.3, -0.3, 0.0, 0.3], rtol=1e-6)
     assert z.dtype == np.float32 and node == 0
+
+
+def test_flat_actions_span_minus_one_to_one():
+    """SB3 scales its Gaussian actions to the box: a box that is not [-1, 1] would shift every
+    node score and prompt value the wrapper decodes."""
+    flat = FlatPromptActionWrapper(_env())
+    n, d = flat.unwrapped.max_nodes, 8
+    assert flat.action_space.shape == (n + d,) and flat.action_space.dtype == np.float32
+    np.testing.assert_array_equal(flat.action_space.low, -np.ones(n + d, np.float32))
+    np.testing.assert_array_equal(flat.action_space.high, np.ones(n + d, np.float32))
+
+
+def test_registering_again_keeps_the_one_registration_without_a_warning():
+    import warnings
+
+    from modalprompt.graph.relief import _register_env
+
+    spec = gym.registry[ENV_ID]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # gymnasium warns when an id is overridden
+        _register_env()
+    assert gym.registry[ENV_ID] is spec
