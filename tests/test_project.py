@@ -59,6 +59,7 @@ def test_cli_train_rejects_bad_run_files(tmp_path):
         main(["train", "--config", str(tmp_path / "missing.yaml")])
 
 
+@pytest.mark.slow
 def test_python_dash_m_entry_point():
     result = subprocess.run(
         [sys.executable, "-m", "modalprompt", "list"],
@@ -123,6 +124,7 @@ def test_examples_and_benchmarks_compile():
             py_compile.compile(str(path), doraise=True)
 
 
+@pytest.mark.slow
 def test_demo_runs_and_prints_its_table(capsys, tmp_path):
     pytest.importorskip("torch_geometric")
     from modalprompt.demo import run_demo

@@ -227,6 +227,7 @@ def _run_script(*args, env=None):
     )
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_parameters(tmp_path):
     full = _run_script(tmp_path / "full", tmp_path / "full.safetensors")
     assert full.returncode == 0, full.stderr
@@ -248,6 +249,7 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path):
     assert state["state"] == full_state["state"]
 
 
+@pytest.mark.slow
 def test_ddp_with_two_gloo_processes_trains_and_saves_once(tmp_path):
     from tests._subprocess import run_torchrun
 

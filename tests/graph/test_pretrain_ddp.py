@@ -20,6 +20,7 @@ from tests._subprocess import run_torchrun  # noqa: E402
 SCRIPT = Path(__file__).with_name("_ddp_pretrain_script.py")
 
 
+@pytest.mark.slow
 def test_pretraining_on_two_processes_keeps_the_ranks_in_step(tmp_path):
     result = run_torchrun(SCRIPT, tmp_path, timeout=300)
     stdout, stderr = result.stdout, result.stderr

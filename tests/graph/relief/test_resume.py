@@ -28,6 +28,7 @@ def _rows(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_relief_killed_mid_policy_phase_resumes_bitwise(tmp_path):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     done = _run(whole, tmp_path / "whole.safetensors")
@@ -51,6 +52,7 @@ def test_relief_killed_mid_policy_phase_resumes_bitwise(tmp_path):
     assert epochs == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_a_new_run_refuses_a_folder_with_another_runs_checkpoints(tmp_path):
     out = tmp_path / "run"
     assert _run(out, tmp_path / "a.safetensors").returncode == 0

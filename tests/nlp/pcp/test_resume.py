@@ -9,6 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 import torch
 
 from modalprompt.core.io import load_tensors
@@ -31,6 +32,7 @@ def _same(a: dict, b: dict) -> None:
         assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.slow
 def test_pcp_killed_in_continued_pretraining_resumes_bitwise(tmp_path):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     done = _run(whole, tmp_path / "whole.safetensors")
