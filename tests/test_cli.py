@@ -195,7 +195,7 @@ def test_task_argument_type_and_name(tmp_path):
     message = _fails(tmp_path, GOOD + "task_args:\n  num_train: many\n")
     assert "run.yaml:4" in message and "task_args.num_train" in message and "int" in message
     message = _fails(tmp_path, GOOD + "task_args:\n  shots: 3\n")
-    assert "run.yaml:4" in message and "allowed" in message and "num_train" in message
+    assert "run.yaml:4" in message and "allowed: num_train: int, num_val: int, " in message
 
 
 def test_task_argument_value_and_missing_folder(tmp_path):

@@ -153,6 +153,18 @@ class _GradientsOnBackbone(_PromptedProbe):
         self.backbone.linear.weight.requires_grad_(True)
 
 
+class _UnfreezesInTheStep(_PromptedProbe):
+    """Frozen when checked, but the training step turns a backbone weight back on (as a method
+    that calls ``requires_grad_(True)`` on what it should not): its gradient leaks."""
+
+    def training_step(self, batch):
+        self.backbone.linear.weight.requires_grad_(True)
+        return super().training_step(batch)
+
+    def features(self, *args, **kwargs):  # not under LinearProbeModel's no_grad
+        return self.backbone(*args, **kwargs) + self.prompt
+
+
 class _NothingTrainable(_PromptedProbe):
     def named_trainable_parameters(self):
         return iter(())
@@ -167,6 +179,7 @@ class _NothingTrainable(_PromptedProbe):
         (_LeakyBackbone, r"backbone modules in train mode after model.train\(\): \[''"),
         (_GradientsOnBackbone, r"backbone parameters require grad: \['linear.weight'\]"),
         (_NothingTrainable, r"the model has no trainable parameters"),
+        (_UnfreezesInTheStep, r"gradients reached frozen backbone parameters: \['linear.weight'\]"),
     ],
 )
 def test_each_breach_of_the_contract_is_caught_and_named(monkeypatch, cls, message):

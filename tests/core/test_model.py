@@ -225,3 +225,13 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     for name in ("config.json", "prompt.safetensors", "backbone_fingerprint.json"):
         mode = stat.S_IMODE((tmp_path / "run" / name).stat().st_mode)
         assert mode == 0o666 & ~umask, (name, oct(mode))
+
+
+def test_probe_and_finetune_pass_keyword_inputs_to_the_backbone():
+    """``features(x=...)`` reaches the backbone as a keyword (datasets yielding dicts do this)."""
+    x = torch.randn(5, 4)
+    for method in ("linear_probe", "full_finetune"):
+        model = mp.get_prompt_model(make_backbone(), mp.get_config(method, num_classes=3))
+        model.eval()
+        assert torch.equal(model.features(x=x), model.features(x))
+        assert torch.equal(model(x=x), model(x))
