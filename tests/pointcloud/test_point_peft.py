@@ -66,3 +66,52 @@ def test_bias_deltas_start_at_zero_and_config_checks():
         mp.get_config("point_peft", top_k=8, num_prompts=9)
     with pytest.raises(ValueError, match="ga_groups"):
         _model(ga_groups=9)
+
+
+def test_each_block_is_the_frozen_block_with_its_deltas_and_serial_adapter():
+    """Reference built from the frozen block's own modules (its attention, not re-derived):
+    ``x1 = x + attn(norm1(x) + d.norm1) + d.proj``, ``h = fc2(act(fc1(norm2(x1) + d.norm2)
+    + d.fc1)) + d.fc2``, out ``x1 + h + adapter_scale * serial(h)``."""
+    model = _model(adapter_scale=0.5).eval()
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 7, model.backbone.config.trans_dim, generator=g)
+    for i, block in enumerate(model.backbone.blocks.blocks):
+        d = model.deltas[i]
+        with torch.no_grad():
+            for p in d.parameters():  # non-zero deltas (they start at zero)
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+        mlp = block.mlp
+        x1 = x + block.attn(block.norm1(x) + d.norm1) + d.proj
+        h = mlp.fc2(mlp.act(mlp.fc1(block.norm2(x1) + d.norm2) + d.fc1)) + d.fc2
+        expected = x1 + h + 0.5 * model.serial_adapters[i](h)
+        torch.testing.assert_close(model._block(i, x), expected)
+        with torch.no_grad():
+            for p in d.parameters():
+                p.zero_()
+        model.config.adapter_scale = 0.0
+        torch.testing.assert_close(model._block(i, x), block(x))  # no deltas: the frozen block
+        model.config.adapter_scale = 0.5
+
+
+def test_geometry_adapter_adds_inverse_distance_propagated_local_features():
+    """By hand per sample with plain indexing: max-pooled neighbourhoods after the group
+    attention, plus ``center_coef`` times the sub-centre token, propagated to every token with
+    weights proportional to ``1 / |c_g - c_s|^2`` and added with ``propagate_coef``."""
+    model = _model(center_coef=0.3, propagate_coef=0.4).eval()
+    g = torch.Generator().manual_seed(5)
+    dim, num = model.backbone.config.trans_dim, 10
+    tokens = torch.randn(2, num, dim, generator=g)
+    centers = torch.randn(2, num, 3, generator=g)
+    sub, neighbours, weights = model._geometry(centers.double())  # exact zeros at sub-centres
+    for b in range(2):
+        squared = ((centers[b][:, None] - centers[b][sub[b]][None]).double() ** 2).sum(-1)
+        inverse = 1.0 / (squared + 1e-8)  # a token on a sub-centre takes (almost) all its weight
+        torch.testing.assert_close(weights[b], inverse / inverse.sum(-1, keepdim=True))
+    weights = weights.float()
+    out = model._ga_adapter(0, tokens, (sub, neighbours, weights))
+    for b in range(2):
+        groups = tokens[b][neighbours[b]]  # (S, K, D)
+        groups = groups + model.ga_attention(model.ga_norm(groups))
+        local = torch.nn.functional.gelu(model.ga_pool_norms[0](groups.max(dim=1).values))
+        local = local + 0.3 * tokens[b][sub[b]]
+        torch.testing.assert_close(out[b], tokens[b] + 0.4 * weights[b] @ local)
