@@ -182,3 +182,16 @@ def test_from_peft_explains_that_peft_has_no_ept_adapters(tmp_path):
 
     with pytest.raises(NotImplementedError, match=r"^EptModel.from_peft: PEFT has no EPT adapters"):
         EptModel.from_peft(torch.nn.Linear(2, 2), tmp_path)
+
+
+def test_the_config_reaches_the_transform_and_the_prompt_repeats_per_row():
+    model = _ept(tiny_causal_lm("gpt2"), lora_alpha=3.0, rank=4, projection=False)
+    assert model.ept.scaling == pytest.approx(3.0 / 2.0)  # alpha / sqrt(rank)
+    assert model.ept.projection is False
+    on = _ept(tiny_causal_lm("gpt2"), rank=4)
+    assert on.ept.projection is True and on.ept.scaling == pytest.approx(8.0 / 2.0)
+    prompt = model.get_prompt()
+    assert prompt.shape == (M, model.prompt_embeddings.size(-1))
+    batched = model.get_prompt(batch_size=3)
+    assert batched.shape == (3, *prompt.shape)
+    assert all(torch.equal(row, prompt) for row in batched)
