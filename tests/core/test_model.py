@@ -235,3 +235,10 @@ def test_probe_and_finetune_pass_keyword_inputs_to_the_backbone():
         model.eval()
         assert torch.equal(model.features(x=x), model.features(x))
         assert torch.equal(model(x=x), model(x))
+
+
+def test_the_default_parameter_group_is_named_and_holds_every_trainable_parameter():
+    model = mp.get_prompt_model(make_backbone(), mp.get_config("linear_probe", num_classes=3))
+    (group,) = model.param_groups()
+    assert group["name"] == "default"
+    assert [id(p) for p in group["params"]] == [id(p) for p in model.trainable_parameters()]

@@ -126,6 +126,11 @@ def test_resume_with_changed_arguments_names_each_difference(tmp_path):
     with pytest.raises(ValueError, match=r"lr: 0\.05 -> 1e-05.*max_epochs: 2 -> 3") as err:
         trainer.fit(resume_from="latest")
     assert "resume_with_changes" in str(err.value) and "checkpoint-6" in str(err.value)
+    assert str(err.value).endswith(
+        "Use the saved values for an exact resume, or pass TrainingArguments("
+        "resume_with_changes=True) to continue with the new ones (the learning-rate schedule is "
+        "then rebuilt over the new number of steps)"
+    )
     # the data count too
     trainer = mp.Trainer(
         _model(), _args(output_dir=str(tmp_path), scheduler="linear"), train_data=make_dataset(80)
@@ -150,12 +155,18 @@ def test_resume_with_changes_uses_the_new_values(tmp_path):
         ),
         train_data=make_dataset(),
         callbacks=[
-            LambdaCallback(on_step_end=lambda t, _: lrs.append(t.optimizer.param_groups[0]["lr"]))
+            LambdaCallback(
+                on_fit_start=lambda t: lrs.append(t.optimizer.param_groups[0]["lr"]),
+                on_step_end=lambda t, _: lrs.append(t.optimizer.param_groups[0]["lr"]),
+            )
         ],
     )
     with pytest.warns(UserWarning, match=r"changed training arguments.*rebuilt over 24 steps"):
         trainer.fit(resume_from="latest")
-    assert trainer.state.global_step == 24 and len(lrs) == 18
+    assert trainer.state.global_step == 24 and len(lrs) == 1 + 18
+    # step 7, the first after the resume, already runs at the new schedule's rate (not at the
+    # checkpoint's 0.05 * (1 - 6 / 12))
+    assert lrs.pop(0) == pytest.approx(1e-3 * (1 - 6 / 24))
     # the new lr, on a linear decay over the new total (not the old 12 steps, not the old lr)
     assert lrs[0] == pytest.approx(1e-3 * (1 - 7 / 24))
     assert all(lr > 0 for lr in lrs[:-1]) and lrs[-1] == pytest.approx(0.0)
@@ -481,7 +492,11 @@ def test_resuming_a_finished_run_does_not_retrain(tmp_path):
     model = _model()
     _fit(model, output_dir=str(tmp_path))
     again = _model(seed=0)
-    with pytest.warns(UserWarning, match=r"finished run \(step 12\); nothing is left to train"):
+    with pytest.warns(
+        UserWarning,
+        match=r"finished run \(step 12\); nothing is left to train\. To train further, raise "
+        r"max_epochs or max_steps and pass resume_with_changes=True$",
+    ):
         trainer = _fit(again, "latest", output_dir=str(tmp_path))
     assert trainer.state.global_step == 12 and _equal(_head(again), _head(model))
 

@@ -107,8 +107,6 @@ class BayesPromptModel(PromptModel):
                 f"{embeddings.num_embeddings} input embeddings; build the config from the "
                 "backbone's own tokenizer (before adding tokens)"
             )
-        if backbone.get_output_embeddings() is None:
-            raise TypeError("backbone: a masked LM with an output-embedding decoder is required")
         weight = embeddings.weight.detach()
         mean = weight.mean(0)
         rows = [mean.clone() for _ in ADDED_TOKENS]

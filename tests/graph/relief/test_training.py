@@ -445,3 +445,11 @@ def test_head_depth_and_critic_pooling_come_from_the_config():
     assert len(linears) == 3
     assert model.critic.pooling == "mean"
     assert _model().critic.pooling == "meanmax"
+
+
+def test_fit_relief_needs_the_output_dir_to_resume():
+    graphs = procedural_graphs(4, num_tasks=1, seed=3)
+    with pytest.raises(
+        ValueError, match=r"^resume_from: resuming needs the output_dir the run was saved in$"
+    ):
+        fit_relief(_model(), graphs[:2], graphs[2:], resume_from="latest")

@@ -140,7 +140,12 @@ def test_generators_read_only_the_instruction_and_labels_on_it_are_refused():
         {"input_ids": ids, "instruction_mask": instruction, "labels": labels}
     )["loss"]
     assert torch.isfinite(loss)
-    with pytest.raises(ValueError, match="leak the targets.*pass instruction_mask"):
+    with pytest.raises(
+        ValueError,
+        match=r"^labels: a causal-LM loss on instruction tokens would leak the targets \(every "
+        r"instruction token sees soft tokens generated from the whole instruction\); pass "
+        r"instruction_mask \(1 on the instruction, 0 on the response\)$",
+    ):
         model(input_ids=ids, labels=ids)
     with pytest.raises(ValueError, match="leak the targets.*-100"):
         model(input_ids=ids, labels=ids, instruction_mask=instruction)

@@ -102,7 +102,11 @@ def test_bad_config_and_missing_tokenizer(tok):
     with pytest.raises(ConfigError, match="label_words"):
         mp.get_config("prompt_finetune", label_words=[["great"], [""]])
     config = mp.get_config("prompt_finetune", template=TEMPLATE)
-    with pytest.raises(ValueError, match="tokenizer: pass tokenizer="):
+    with pytest.raises(
+        ValueError,
+        match=r"^tokenizer: pass tokenizer=<the backbone's Hugging Face tokenizer> or set "
+        r"config\.tokenizer to its name or local folder$",
+    ):
         mp.get_prompt_model(tiny_bert(len(tok)), config)
     with pytest.raises(ValueError, match="tokenizer: .* backbone embeds only 10"):
         mp.get_prompt_model(tiny_bert(10), config, tokenizer=tok)
