@@ -67,3 +67,36 @@ def test_an_unknown_attribute_of_the_package_is_named():
         AttributeError, match=r"^module 'modalprompt.graph.relief' has no attribute 'nope'$"
     ):
         relief.nope  # noqa: B018
+
+
+def _linears(module):
+    return [m for m in module.net if isinstance(m, torch.nn.Linear)]
+
+
+def test_actors_are_tanh_mlps_written_out():
+    """Official actors: Linear-Tanh-Linear-Tanh-Linear, orthogonal init (gain sqrt 2, last 0.01);
+    the prompt actor squashes to ``max_z * tanh``."""
+    from modalprompt.graph.relief.policy import ContinuousActor, DiscreteActor
+
+    torch.manual_seed(0)
+    h = torch.randn(2, 3, 8)
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    node_actor = DiscreteActor(8)
+    (w1, b1), (w2, b2), (w3, b3) = ((m.weight, m.bias) for m in _linears(node_actor))
+    assert [tuple(w.shape) for w in (w1, w2, w3)] == [(4, 8), (2, 4), (1, 2)]
+    logits = (torch.tanh(torch.tanh(h @ w1.T + b1) @ w2.T + b2) @ w3.T + b3).squeeze(-1)
+    expected = logits.masked_fill(~mask, float("-inf"))
+    torch.testing.assert_close(node_actor(h, mask), expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(w1 @ w1.T, 2.0 * torch.eye(4), atol=1e-5, rtol=0)  # gain sqrt 2
+    torch.testing.assert_close(w3 @ w3.T, 1e-4 * torch.eye(1), atol=1e-8, rtol=0)  # gain 0.01
+
+    prompt_actor = ContinuousActor(8, prompt_dim=5, max_z=0.3)
+    (w1, b1), (w2, b2), (w3, b3) = ((m.weight, m.bias) for m in _linears(prompt_actor))
+    assert [tuple(w.shape) for w in (w1, w2, w3)] == [(4, 8), (4, 4), (5, 4)]
+    with torch.no_grad():
+        w3.mul_(300.0)  # out of tanh's linear range, so the squashing shows
+    node = torch.tensor([1, 2])
+    rows = h[torch.arange(2), node]
+    mu = 0.3 * torch.tanh(torch.tanh(torch.tanh(rows @ w1.T + b1) @ w2.T + b2) @ w3.T + b3)
+    assert mu.abs().max() > 0.1
+    torch.testing.assert_close(prompt_actor(h, node), mu, atol=1e-6, rtol=1e-5)
