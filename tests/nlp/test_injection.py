@@ -271,14 +271,15 @@ def test_seq2seq_prompt_on_encoder_and_generate():
     assert torch.equal(cached[:, 1], first.logits[:, -1].argmax(-1))
 
 
-def test_generate_rejects_encoders_and_models_without_generate():
+def test_generate_rejects_encoders_and_models_without_generate(monkeypatch):
     ids = torch.ones(1, 3, dtype=torch.long)
     with pytest.raises(
         TypeError, match=r"^backbone: \w+ is an encoder-only model and cannot generate$"
     ):
         generate_with_prompt(tiny_bert(), _prompt(), ids)
     model = tiny_causal_lm("gpt2")
-    model.generate = None  # a decoder class without generation support
+    monkeypatch.setattr(model, "generate", None)  # a decoder without generation (the tiny
+    # models are cached and shared: restored after the test)
     with pytest.raises(TypeError, match=rf"^backbone: {type(model).__name__} has no generate\(\)$"):
         generate_with_prompt(model, _prompt(), ids)
 
