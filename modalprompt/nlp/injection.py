@@ -398,12 +398,13 @@ def inject_prompt(
             warnings.warn(
                 "token_type_ids are ignored for decoder and seq2seq backbones", stacklevel=2
             )
+    unused = None
     if prompt_lengths is not None:
         unused = _mask_unused_slots(backbone, kind, adjacent, layout, n, prompt_lengths, out)
-        if unused is not None and position_ids is not None:
-            position_ids = position_ids.expand(batch, -1) - unused.unsqueeze(1)
     if adjacent:
-        out["position_ids"] = _decoder_positions(layout, out["attention_mask"], position_ids, n)
+        out["position_ids"] = _decoder_positions(
+            layout, out["attention_mask"], position_ids, n, unused
+        )
     elif "position_ids" in out:
         pass  # set for unequal prompt lengths
     elif position_ids is not None and kind == "encoder" and _takes_positions(backbone):
@@ -479,18 +480,31 @@ def _encoder_positions(layout: _Layout, mask: Tensor, position_ids: Tensor, n: i
 
 
 def _decoder_positions(
-    layout: _Layout, mask: Tensor, position_ids: Tensor | None, n: int
+    layout: _Layout,
+    mask: Tensor,
+    position_ids: Tensor | None,
+    n: int,
+    unused: Tensor | None = None,
 ) -> Tensor:
-    """Positions that count attended tokens only (padding gets 1, as transformers' generate)."""
+    """Positions that count attended tokens only (padding gets 1, as transformers' generate).
+
+    With explicit ``position_ids`` ``(B, L)`` the used virtual slots continue from the first
+    real token's position and every text token moves up by the slots its row uses
+    (``n - unused``, ``unused`` ``(B,)`` from ``prompt_lengths``); unused slots, masked out, get
+    1 like padding. Returns ``(B, n + L)``.
+    """
     if position_ids is None:
         positions = mask.long().cumsum(-1) - 1
         return positions.masked_fill(mask == 0, 1)
     position_ids = position_ids.expand(mask.size(0), -1)
     first = position_ids.gather(1, layout.start.unsqueeze(1))  # (B, 1)
-    j = torch.arange(mask.size(1), device=mask.device).unsqueeze(0)
-    virtual = first + (j - layout.start.unsqueeze(1))
-    text = position_ids.gather(1, layout.text_src) + n
-    return torch.where(layout.is_virtual, virtual, text)
+    virtual = first + layout.prompt_src
+    used = n if unused is None else (n - unused).unsqueeze(1)
+    text = position_ids.gather(1, layout.text_src) + used
+    positions = torch.where(layout.is_virtual, virtual, text)
+    if unused is not None:
+        positions = positions.masked_fill(layout.is_virtual & (layout.prompt_src >= used), 1)
+    return positions
 
 
 # ------------------------------------------------------------------------------ generation

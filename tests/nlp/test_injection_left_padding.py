@@ -196,3 +196,31 @@ def test_generation_positions_are_checked_on_the_attended_tokens_only():
             check(torch.tensor(wrong), ids, mask)
     with pytest.raises(ValueError, match="other positions are not supported"):
         check(torch.arange(1, 5).unsqueeze(0), ids, None)
+
+
+@pytest.mark.parametrize("arch", TINY_CAUSAL_ARCHS)
+def test_decoder_left_padding_with_unequal_prompt_lengths_equals_each_row_alone(arch):
+    """Multi-tenant batches: row ``i`` uses only its first ``prompt_lengths[i]`` virtual tokens.
+    With explicit left-padding positions each row must still equal the row alone, unpadded,
+    with its own shorter prompt (unused slots are masked, and its real tokens move up by the
+    slots it uses, not by ``n``)."""
+    model = tiny_causal_lm(arch)
+    ids, mask, positions = _left_padded()
+    prompt = _prompt()
+    lengths = torch.tensor([1, 3, 2])
+    injected = _injected_without_warnings(
+        model,
+        prompt,
+        input_ids=ids,
+        attention_mask=mask,
+        position_ids=positions,
+        prompt_lengths=lengths,
+    )
+    with torch.no_grad():
+        logits = injected.text_positions(model(**injected.kwargs).logits)
+    for row, real in enumerate(REAL):
+        used = int(lengths[row])
+        alone = inject_prompt(model, prompt[:used], input_ids=ids[row : row + 1, -real:])
+        with torch.no_grad():
+            want = alone.text_positions(model(**alone.kwargs).logits)[0]
+        torch.testing.assert_close(logits[row, -real:], want, atol=1e-5, rtol=1e-5)
