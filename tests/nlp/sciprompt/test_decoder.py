@@ -22,11 +22,13 @@ def _model(**overrides):
     torch.manual_seed(0)
     decoder = tiny_causal_lm("llama", vocab_size=len(tok), max_positions=128)
     config = SciPromptConfig(
-        template="{text_a} It was {mask}",
-        label_words=TINY_TERMS,
-        label_word_scores=TINY_SCORES,
-        max_length=64,
-        **overrides,
+        **{
+            "template": "{text_a} It was {mask}",
+            "label_words": TINY_TERMS,
+            "label_word_scores": TINY_SCORES,
+            "max_length": 64,
+            **overrides,
+        }
     )
     return SciPromptModel(decoder, config, tokenizer=tok)
 
@@ -144,3 +146,15 @@ def test_teacher_forced_scoring_is_refused_where_it_cannot_run():
     )
     with pytest.raises(ValueError, match=r"config.term_scoring: .* is a masked LM"):
         SciPromptModel(tiny_roberta(len(tok)), config, tokenizer=tok)
+
+
+def test_teacher_forced_scoring_refuses_a_template_with_soft_tokens():
+    with pytest.raises(
+        ValueError,
+        match=r"^config\.term_scoring: 'teacher_forced' runs the backbone on token ids; the "
+        r"template has soft tokens \(remove them or use 'mask_logits'\)$",
+    ):
+        _model(
+            template="{text_a} {soft} It was {mask}", term_scoring="teacher_forced", zero_shot=True
+        )
+    _model(template="{text_a} {soft} It was {mask}")  # the default scoring takes them
