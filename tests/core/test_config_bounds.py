@@ -87,3 +87,35 @@ def test_method_configs_at_their_bounds(method, field, value, accepted):
         return
     assert accepted, f"{method}.{field}={value} should be refused"
     assert getattr(config, field) == value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("betas", (0.9, 1.0), "two numbers in [0, 1)"),  # beta = 1 never forgets: open at 1
+        ("betas", (0.9,), "a list of at least 2 item(s)"),
+        ("betas", (0.9, 0.99, 0.5), "two numbers in [0, 1)"),
+        ("warmup_ratio", -0.1, "a number in [0.0, 1.0]"),
+        ("max_grad_norm", 0.0, "a number > 0.0"),
+        ("max_grad_norm", -1.0, "a number > 0.0"),
+        ("metric", "", "a metric name"),
+        ("metric", 5, "a metric name"),
+        ("verbose", "yes", "True or False"),
+    ],
+)
+def test_training_arguments_refuse_each_value_outside_its_range(field, value, expected):
+    with pytest.raises(ConfigError) as err:
+        mp.TrainingArguments(**{field: value})
+    assert str(err.value) == f"TrainingArguments.{field}: got {value!r}; expected {expected}"
+
+
+def test_training_arguments_accept_their_edges():
+    args = mp.TrainingArguments(betas=(0.0, 0.999), warmup_ratio=0.0, max_grad_norm=None)
+    assert args.betas == (0.0, 0.999) and args.warmup_ratio == 0.0 and args.max_grad_norm is None
+    assert mp.TrainingArguments(warmup_ratio=1.0, max_grad_norm=1e-6).warmup_ratio == 1.0
+
+
+def test_a_union_type_is_named_with_or():
+    with pytest.raises(ConfigError) as err:
+        mp.get_config("prompt_finetune", tokenizer=3)
+    assert str(err.value).endswith("got 3; expected a value of type str or NoneType")
