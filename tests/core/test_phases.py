@@ -121,6 +121,18 @@ def test_non_finite_step_output_stops_naming_phase_round_and_last_checkpoint(tmp
         job.runner(tmp_path).run()
 
 
+def test_a_non_finite_phase_end_summary_is_named_and_refused_in_full():
+    """The phase's ``end`` summary is guarded too, and named as the round's end."""
+    job = TwoStage()
+    job.summary = lambda round_: {"weight_sum": float("inf"), "rounds": 1}
+    with pytest.raises(NonFiniteLossError) as err:
+        job.runner(None).run()
+    assert str(err.value) == (
+        "phase 'summary' (round 0, end): weight_sum=inf; training stopped. Lower the learning "
+        "rate, enable clipping or check the data for NaN/inf"
+    )
+
+
 def test_changed_plan_or_state_is_refused_on_resume(tmp_path):
     broken = TwoStage(crash_at=6)
     with pytest.raises(Crash):

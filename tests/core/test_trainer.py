@@ -362,3 +362,24 @@ def test_lambda_callback_accepts_every_hook_and_names_an_unknown_one():
         ValueError, match=r"unknown hook\(s\) \['on_step'\]; valid: \['on_epoch_end'"
     ):
         LambdaCallback(on_step=lambda t, logs: None)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "every", "evaluated_at"),
+    [("steps", 4, [4, 8, 12, 16]), ("epoch", 2, [12]), ("epoch", 1, [6, 12, 18]), ("no", 1, [])],
+)
+def test_evaluation_happens_exactly_where_the_strategy_says(strategy, every, evaluated_at):
+    """96 examples, batch 16: 6 steps per epoch, 3 epochs = 18 steps."""
+    from modalprompt.core.callbacks import LambdaCallback
+
+    steps = []
+    trainer = mp.Trainer(
+        _model(),
+        _args(eval_strategy=strategy, eval_every=every),
+        train_data=make_dataset(),
+        eval_data=make_dataset(30, seed=1),
+        callbacks=[LambdaCallback(on_evaluate=lambda t, m: steps.append(t.state.global_step))],
+    )
+    trainer.fit()
+    assert trainer.state.global_step == 18
+    assert steps == evaluated_at
