@@ -124,11 +124,12 @@ def test_non_finite_step_output_stops_naming_phase_round_and_last_checkpoint(tmp
 def test_a_non_finite_phase_end_summary_is_named_and_refused_in_full():
     """The phase's ``end`` summary is guarded too, and named as the round's end."""
     job = TwoStage()
-    job.summary = lambda round_: {"weight_sum": float("inf"), "rounds": 1}
+    job.summary = lambda round_: {"weight_sum": float("inf"), "rounds": 1, "gap": float("nan")}
     with pytest.raises(NonFiniteLossError) as err:
         job.runner(None).run()
     assert str(err.value) == (
-        "phase 'summary' (round 0, end): weight_sum=inf; training stopped. Lower the learning "
+        "phase 'summary' (round 0, end): weight_sum=inf, gap=nan; training stopped. Lower the "
+        "learning "
         "rate, enable clipping or check the data for NaN/inf"
     )
 
