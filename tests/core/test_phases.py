@@ -219,6 +219,14 @@ def test_new_run_refuses_a_used_folder_unless_overwriting(tmp_path):
         TwoStage().runner(tmp_path).run()
     TwoStage().runner(tmp_path, overwrite_output_dir=True).run()
     assert (tmp_path / "metrics.previous-1.jsonl").is_file()
+    first = (tmp_path / "metrics.previous-1.jsonl").read_text()
+    TwoStage().runner(tmp_path, overwrite_output_dir=True).run()  # a third run: nothing lost
+    assert sorted(p.name for p in tmp_path.glob("metrics*.jsonl")) == [
+        "metrics.jsonl",
+        "metrics.previous-1.jsonl",
+        "metrics.previous-2.jsonl",
+    ]
+    assert (tmp_path / "metrics.previous-1.jsonl").read_text() == first
 
 
 def test_bad_arguments_are_named():

@@ -100,3 +100,13 @@ def test_actors_are_tanh_mlps_written_out():
     mu = 0.3 * torch.tanh(torch.tanh(torch.tanh(rows @ w1.T + b1) @ w2.T + b2) @ w3.T + b3)
     assert mu.abs().max() > 0.1
     torch.testing.assert_close(prompt_actor(h, node), mu, atol=1e-6, rtol=1e-5)
+
+
+def test_prompt_statistics_in_double_precision_equal_single():
+    from modalprompt.graph.relief.rollout import prompt_statistics
+
+    prompt = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+    batch = torch.tensor([0, 0, 1, 1, 1])
+    single = prompt_statistics(prompt, batch, 2)
+    assert single == pytest.approx({"pcr": (1 / 2 + 1 / 3) / 2, "apm": 3.0})
+    assert prompt_statistics(prompt.double(), batch, 2) == pytest.approx(single)
