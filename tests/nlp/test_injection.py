@@ -344,6 +344,10 @@ def test_bad_inputs_name_the_argument():
     ids = torch.ones(2, 4, dtype=torch.long)
     with pytest.raises(ValueError, match="prompt: last dimension 7"):
         inject_prompt(model, torch.zeros(3, 7), input_ids=ids)
+    with pytest.raises(
+        ValueError, match=r"^prompt: last dimension 7 != the backbone's hidden size 32$"
+    ):
+        inject_prompt(model, torch.zeros(2, 3, 7), input_ids=ids)  # per-sample: (B, n, D)
     with pytest.raises(ValueError, match="prompt: per-sample prompts for batch size 3"):
         inject_prompt(model, torch.zeros(3, 2, 32), input_ids=ids)
     with pytest.raises(ValueError, match="attention_mask: expected a 2-D mask"):

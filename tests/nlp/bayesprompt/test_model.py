@@ -271,3 +271,15 @@ def test_masked_lm_rows_need_one_mask_each_and_padding_is_masked_out():
     for bad in (two_and_none, extra):
         with pytest.raises(ValueError, match=r"^input_ids: every row needs exactly one mask"):
             model(**{**batch, "input_ids": bad})
+
+
+def test_ids_beyond_the_added_tokens_are_refused_by_name():
+    _, model = _setup()[:2]
+    too_far = model.config.vocab_size + model.added_embeddings.num_embeddings
+    with pytest.raises(
+        ValueError,
+        match=r"^input_ids: ids beyond the added tokens; was the tokenizer extended by this "
+        r"model's collator\?$",
+    ):
+        model.embed(torch.tensor([[1, too_far]]))
+    assert model.embed(torch.tensor([[1, too_far - 1]])).shape[:2] == (1, 2)
