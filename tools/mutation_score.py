@@ -63,11 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     if only is not None and only - found:
         missing = sorted(only - found)
         print(
-            f"--only: {len(missing)} of {len(only)} names are not mutmut's mutants "
-            f"(first: {missing[0]}); was the sample drawn from an older mutants/?",
+            f"--only: {len(missing)} of {len(only)} names are no longer mutmut's mutants "
+            f"(first: {missing[0]}): the code changed since the sample was drawn; they are "
+            "left out (draw a new sample to count them)",
             file=sys.stderr,
         )
-        return 1
+        if len(missing) == len(only):
+            return 1
     total: Counter = Counter()
     interval = only is not None
     header = f"{'package':<44} {'killed':>7} {'survived':>8} {'no tests':>8} {'unchecked':>9} score"
