@@ -115,3 +115,22 @@ def test_saving_a_non_tensor_names_the_entry_and_its_type(tmp_path):
 def test_argument_changes_show_unset_on_either_side():
     changes = training_args_changes({"lr": 0.1, "warmup": 5}, {"lr": 0.1, "max_steps": 9})
     assert changes == ["max_steps: (unset) -> 9", "warmup: 5 -> (unset)"]
+
+
+def test_a_listed_file_that_is_missing_and_a_malformed_manifest_are_named(tmp_path):
+    from modalprompt.core.io import verify_manifest
+
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"1234")
+    write_manifest(folder)
+    (folder / "a.bin").unlink()
+    manifest = folder / MANIFEST_NAME
+    with pytest.raises(CorruptFileError) as err:
+        verify_manifest(folder)
+    assert str(err.value) == f"{folder / 'a.bin'}: listed in {manifest} but missing"
+    manifest.write_text(json.dumps({"format": "x", "files": {}, "pad": "y" * 200}))
+    with pytest.raises(CorruptFileError) as err:
+        verify_manifest(folder)
+    shown = str({"format": "x", "files": {}, "pad": "y" * 200})[:80]  # the first 80 characters
+    assert str(err.value).endswith(f"'files', got {shown}")

@@ -215,8 +215,14 @@ def test_a_state_with_nan_is_never_checkpointed(tmp_path):
 
 def test_new_run_refuses_a_used_folder_unless_overwriting(tmp_path):
     TwoStage().runner(tmp_path).run()
-    with pytest.raises(ValueError, match="already holds checkpoints"):
+    with pytest.raises(ValueError) as err:
         TwoStage().runner(tmp_path).run()
+    names = ", ".join(f"checkpoint-{k}" for k in (6, 7))  # the run kept its last two
+    assert str(err.value) == (
+        f"output_dir: {tmp_path} already holds checkpoints of a run ({names} in "
+        "phase_checkpoints/); continue it with resume_from='latest', pass "
+        "overwrite_output_dir=True to delete them, or choose another output_dir"
+    )
     TwoStage().runner(tmp_path, overwrite_output_dir=True).run()
     assert (tmp_path / "metrics.previous-1.jsonl").is_file()
     first = (tmp_path / "metrics.previous-1.jsonl").read_text()
