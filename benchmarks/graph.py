@@ -73,7 +73,7 @@ and RELIEF BACE 59.6. ``--quick`` (10 epochs = 20 optimiser steps) leaves every 
 chance. The full default run (5 seeds x 6 sets) is several hours per backbone on one core,
 RELIEF nearly all of it: run it on a GPU, or a set or seed at a time (``--datasets``,
 ``--seeds``, ``--methods``; ``--level graph`` skips Cora); RELIEF's per-seed lines carry its
-argmax score, PCR and APM, and ``benchmarks/graph_pool.py LOG ...`` pools such runs (the table
+argmax score, PCR and APM, and ``tools/graph_pool.py LOG ...`` pools such runs (the table
 above is its output over this session's logs).
 
 usage: python benchmarks/graph.py [--quick] [--data DIR] [--level graph|node|both]

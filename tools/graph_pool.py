@@ -8,7 +8,7 @@ with the number of seeds, the mean over the sets, and the mean over the sets whe
 has every seed. A seed seen twice for the same backbone, set and method is an error naming both
 logs (two runs of one seed must not be averaged as two seeds).
 
-    python benchmarks/graph_pool.py runs/graph_seeds012.log runs/graph_seeds34.log
+    python tools/graph_pool.py runs/graph_seeds012.log runs/graph_seeds34.log
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""benchmarks/graph_pool.py: pooling per-seed lines of several graph benchmark runs."""
+"""tools/graph_pool.py: pooling per-seed lines of several graph benchmark runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 from graph_pool import main, read_logs, table  # noqa: E402
 
