@@ -33,8 +33,8 @@ Graph level on the official checkpoints, measured 2026-12-04/05 with the heads s
 (``head_standardize``, on for head-only, GPF, GPF-plus and RELIEF; full fine-tuning keeps the
 plain head), ``--max-eval 500`` (Tox21, MUV and HIV validation/test splits subsampled to 500,
 molecules with a positive label first), 50 epochs, one thread per run with two to four runs
-sharing the 2 cores, seeds 0-2 and 3-4 in separate runs (the same seeded draws); test ROC-AUC,
-mean ± std over the seeds:
+sharing the 2 cores, seeds 0-2 and 3-4 in separate runs (the same seeded draws), pooled by
+``tools/graph_pool.py``; test ROC-AUC, mean ± std over the seeds:
 
 =======  ===========  ===========  ===========  ===========  ============================
 set      head-only    full FT      GPF          GPF-plus     RELIEF (sampled)
@@ -46,28 +46,29 @@ BACE     58.0 ± 3.1   64.8 ± 8.2   50.8 ± 6.3   55.9 ± 5.0   62.7 ± 3.3
 ClinTox  60.1 ± 9.5   51.9 ± 7.3   61.8 ± 7.2   55.7 ± 5.9   62.3 ± 14.2
 Tox21    56.6 ± 5.6   56.4 ± 3.2   54.3 ± 2.3   53.2 ± 2.2   56.2 ± 3.6
 MUV      55.5 ± 6.6   53.6 ± 5.1   52.1 ± 6.9   54.3 ± 5.8   50.3 ± 7.2
-HIV      51.6 ± 7.7   54.9 ± 5.8   51.4 ± 3.5   52.3 ± 9.9   60.2 (seed 0 only)
-mean     56.7         57.0         54.1         54.1         58.1 (HIV seed 0)
+HIV      51.6 ± 7.7   54.9 ± 5.8   51.4 ± 3.5   52.3 ± 9.9   54.6 ± 5.7 (seeds 0-2)
+mean     56.7         57.0         54.1         54.1         57.2
 5 sets   57.7         57.4         54.6         54.5         57.7 (all but HIV)
 gcn_supervised_contextpred, 3 seeds
 ---------------------------------------------------------------------------------------------
 BBBP     52.8 ± 2.9   56.3 ± 1.9   54.0 ± 0.6   54.9 ± 2.8   58.7 ± 2.9 (seeds 0-1)
 BACE     68.8 ± 0.4   69.9 ± 3.4   63.7 ± 2.6   67.7 ± 5.1   69.8 ± 4.0
-mean     54.9         58.5         54.2         54.6
+MUV      47.2 ± 5.4   58.1 ± 3.9   50.3 ± 3.6   49.1 ± 3.1   47.2 ± 2.6
+mean     54.9         58.5         54.1         54.6
 =======  ===========  ===========  ===========  ===========  ============================
 
 (supervised checkpoint, the other sets, head-only / FT / GPF / GPF-plus: ClinTox 51.1 / 55.4 /
-53.2 / 49.4, Tox21 56.4 / 56.7 / 56.7 / 57.3, MUV 47.2 / 58.1 / 50.3 / 49.1, HIV 52.9 / 54.6 /
-47.0 / 49.4.) On the ContextPred GCN RELIEF is above GPF-plus on the mean and on every set but
-MUV (50.3 vs 54.3), and level with head-only on the five sets where it has all seeds (57.7 vs
-57.7: above on BACE, ClinTox and HIV, below on BBBP and MUV); GPF-plus is 3 points below
+53.2 / 49.4, Tox21 56.4 / 56.7 / 56.7 / 57.3, HIV 52.9 / 54.6 / 47.0 / 49.4.) On the ContextPred
+GCN RELIEF is above GPF-plus on the mean (57.2 vs 54.1) and on every set but MUV (50.3 vs
+54.3), and about level with head-only (57.2 vs 56.7; 57.7 vs 57.7 on the five sets with five
+seeds: above on BACE, ClinTox and HIV, below on BBBP and MUV); GPF-plus is 2.6 points below
 head-only. With 50 shots the seed std is 3-14 points, so only BACE separates RELIEF from
 GPF-plus clearly. RELIEF: prompt coverage 63.6-64.6 %, average magnitude 0.31-0.48; argmax
 mode within 0.8 of sampled in the five-seed means. Seconds per seed: with the cores
 shared four ways BACE 421, BBBP 1,172, ClinTox 962, Tox21 1,831, HIV 4,047; with two runs on
-the two cores BACE 210-213, MUV 243-274, ClinTox 506-586, BBBP 609-625, Tox21 971-1,282
-(seeds 0-2 of BACE ran before the layer plans, which make a validation rollout 2.6 times as
-fast: ``relief_speed.py``); the other methods 12-35 s. Before the standardisation (stop 30,
+the two cores BACE 210-213, MUV 243-274, ClinTox 506-586, BBBP 609-625, Tox21 971-1,282, HIV
+1,970-2,363 (seeds 0-2 of BACE ran before the layer plans, which make a validation rollout 2.6
+times as fast: ``relief_speed.py``); the other methods 12-35 s. Before the standardisation (stop 30,
 seeds 0-2) head-only / GPF / GPF-plus averaged 48.7 / 52.5 / 49.9 on BBBP, BACE and ClinTox
 and RELIEF BACE 59.6. ``--quick`` (10 epochs = 20 optimiser steps) leaves every method near
 chance. The full default run (5 seeds x 6 sets) is several hours per backbone on one core,
