@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modalprompt.core.io import atomic_write_bytes
+from modalprompt.core.io import atomic_write_bytes, move_aside_previous_run
 
 if TYPE_CHECKING:
     from modalprompt.core.trainer import Trainer
@@ -92,10 +92,7 @@ class MetricsLogger(Callback):
         if self.path.is_file():
             step = trainer.state.global_step
             if step == 0:
-                k = 1
-                while self.path.with_name(f"metrics.previous-{k}.jsonl").exists():
-                    k += 1
-                self.path.rename(self.path.with_name(f"metrics.previous-{k}.jsonl"))
+                move_aside_previous_run(self.path)
             else:
                 self._keep_until(step)
         if self.want_tensorboard and self.writer is None:

@@ -39,6 +39,7 @@ __all__ = [
     "read_json",
     "replace_dir_atomically",
     "make_staging_dir",
+    "move_aside_previous_run",
 ]
 
 
@@ -277,3 +278,15 @@ def replace_dir_atomically(staging: Path, target: Path) -> None:
     _fsync_dir(target.parent)
     if backup.exists():
         shutil.rmtree(backup)
+
+
+def move_aside_previous_run(path: Path) -> Path:
+    """Rename an earlier run's log ``path`` (``metrics.jsonl``) to the first free
+    ``metrics.previous-<k>.jsonl`` beside it (k = 1, 2, ...), so that a new run loses nothing;
+    returns the new name."""
+    k = 1
+    while path.with_name(f"metrics.previous-{k}.jsonl").exists():
+        k += 1
+    target = path.with_name(f"metrics.previous-{k}.jsonl")
+    path.rename(target)
+    return target

@@ -68,6 +68,7 @@ from modalprompt.core.io import (
     atomic_write_json,
     load_tensors,
     make_staging_dir,
+    move_aside_previous_run,
     read_json,
     replace_dir_atomically,
     verify_manifest,
@@ -524,10 +525,7 @@ class PhaseRunner:
                     shutil.rmtree(child, ignore_errors=True)
         path = self.metrics_path
         if path is not None and path.is_file():
-            k = 1
-            while path.with_name(f"metrics.previous-{k}.jsonl").exists():
-                k += 1
-            path.rename(path.with_name(f"metrics.previous-{k}.jsonl"))
+            move_aside_previous_run(path)
 
     def save_checkpoint(self) -> Path:
         """Write ``phase_checkpoints/checkpoint-<phases done>`` atomically; prune older ones.
