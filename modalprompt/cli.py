@@ -368,7 +368,7 @@ def _run_relief(model, task, training, collate, resume_from=None):
         output_dir=training.output_dir,
         resume_from=resume_from,
         overwrite_output_dir=training.overwrite_output_dir,
-        eval_batch_size=training.eval_batch_size or 512,
+        eval_batch_size=training.eval_batch_size,
         device=training.device,
         verbose=training.verbose,
     )

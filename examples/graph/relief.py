@@ -11,7 +11,7 @@ import torch
 from torch_geometric.data import Batch
 
 import modalprompt as mp
-from modalprompt.graph.relief import fit_relief
+from modalprompt.graph.relief import evaluate_relief, fit_relief
 from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn
 
 graphs = procedural_graphs(48, num_tasks=2, seed=0)
@@ -34,11 +34,8 @@ history = fit_relief(  # rerunnable: a new run replaces the last one's checkpoin
     model, train, val, output_dir="runs/relief_example", overwrite_output_dir=True, verbose=True
 )
 print(f"selected epoch {history.best_epoch} (validation ROC-AUC {history.best_metric:.3f})")
-model.eval()
-outputs = model.validation_step(Batch.from_data_list(test))
-print("test (sampled nodes, the paper):", model.compute_metrics(outputs))
-model.config.eval_mode = "deterministic"  # argmax among nodes not prompted yet, mean vector
-print("test (argmax):", model.compute_metrics(model.validation_step(Batch.from_data_list(test))))
-model.config.eval_mode = "sample"
+print("test (sampled nodes, the paper):", evaluate_relief(model, test))
+# argmax among the nodes not prompted yet, the ensemble's mean vector
+print("test (argmax):", evaluate_relief(model, test, eval_mode="deterministic"))
 again = mp.PromptModel.from_pretrained(model.backbone, "runs/relief_example/model")
 assert torch.equal(again(Batch.from_data_list(test)), model(Batch.from_data_list(test)))

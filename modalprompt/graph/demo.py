@@ -126,7 +126,7 @@ def _collate(items):
 def _relief_vs_gpf_plus(quick: bool, emit: Callable[[Any], None]) -> None:
     import modalprompt as mp
     from modalprompt.demo import DemoResult
-    from modalprompt.graph.relief import fit_relief
+    from modalprompt.graph.relief import evaluate_relief, fit_relief
     from modalprompt.graph.synthetic import tiny_gnn
 
     graphs = key_node_graphs(200 if quick else 400, seed=7)
@@ -157,7 +157,7 @@ def _relief_vs_gpf_plus(quick: bool, emit: Callable[[Any], None]) -> None:
     )
     fit_relief(relief, train, val)
     relief.eval()
-    metrics = relief.compute_metrics(relief.validation_step(test_batch))
+    metrics = evaluate_relief(relief, test)
     trainable = relief.num_parameters(True)
     emit(
         DemoResult(

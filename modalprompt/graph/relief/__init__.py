@@ -29,6 +29,7 @@ __all__ = [
     "HybridPPO",
     "PromptRollout",
     "fit_relief",
+    "evaluate_relief",
     "ENV_ID",
 ]
 
@@ -40,6 +41,7 @@ _LAZY = {
     "HybridPPO": "modalprompt.graph.relief.ppo",
     "PromptRollout": "modalprompt.graph.relief.rollout",
     "fit_relief": "modalprompt.graph.relief.train",
+    "evaluate_relief": "modalprompt.graph.relief.train",
 }
 
 

@@ -97,7 +97,7 @@ class ReliefModel(PromptModel):
             output_dir=args.output_dir,
             resume_from=resume_from,
             overwrite_output_dir=args.overwrite_output_dir,
-            eval_batch_size=args.eval_batch_size or 512,
+            eval_batch_size=args.eval_batch_size,
             device=args.device,
             verbose=args.verbose,
         )

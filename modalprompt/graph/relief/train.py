@@ -35,7 +35,21 @@ from modalprompt.core.training_args import TrainingArguments
 from modalprompt.graph.relief.model import ReliefModel
 from modalprompt.graph.relief.ppo import HybridPPO
 
-__all__ = ["fit_relief", "ReliefHistory", "ensemble_splits", "size_bucketed_batches"]
+__all__ = [
+    "fit_relief",
+    "evaluate_relief",
+    "ReliefHistory",
+    "ensemble_splits",
+    "size_bucketed_batches",
+    "size_sorted",
+]
+
+#: Graphs per evaluation batch when none is given. Evaluation batches are cut from the graphs
+#: sorted by node count, so a batch's rollout (as many steps as its largest graph has nodes,
+#: each a GNN pass over the whole batch) spends few steps on finished episodes. On HIV's 500
+#: validation molecules (7 to 142 atoms) one CPU thread took 102 s in one batch and 10.7 /
+#: 11.9 / 16.1 s in sorted batches of 16 / 32 / 64, the same argmax logits (1e-8).
+EVAL_BATCH_SIZE = 32
 
 
 @dataclasses.dataclass
@@ -85,6 +99,51 @@ def size_bucketed_batches(
     return [batches[i] for i in shuffle]
 
 
+def size_sorted(graphs: Sequence[Any]) -> list[Any]:
+    """``graphs`` in ascending order of node count (stable: equal sizes keep their order).
+
+    Evaluation scores every graph whatever the batch it lands in (PyG batches are disjoint
+    graphs, the frozen GNN is in eval mode), so sorting changes only the cost: batches cut from
+    the sorted list hold graphs of similar size and roll out for about as many steps as their
+    graphs have nodes. The official code evaluates in dataset order.
+    """
+    return sorted(graphs, key=lambda g: int(g.num_nodes))
+
+
+@torch.no_grad()
+def evaluate_relief(
+    model: ReliefModel,
+    graphs: Sequence[Any],
+    *,
+    batch_size: int = EVAL_BATCH_SIZE,
+    eval_mode: str | None = None,
+) -> dict[str, float]:
+    """Metrics of ``model`` on ``graphs`` (:meth:`ReliefModel.compute_metrics`: ROC-AUC or
+    accuracy/macro-F1, PCR, APM), rolled out in size-sorted batches of ``batch_size`` graphs on
+    the model's device; ``eval_mode`` (``"sample"`` / ``"deterministic"``) overrides the
+    config's for this call. The model is left in eval mode."""
+    if len(graphs) == 0:
+        raise ValueError("graphs: nothing to evaluate (an empty sequence)")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if eval_mode not in (None, "sample", "deterministic"):
+        raise ValueError(f"eval_mode must be 'sample', 'deterministic' or None, got {eval_mode!r}")
+    device = next(model.parameters()).device
+    ordered = size_sorted(graphs)
+    previous = model.config.eval_mode
+    model.config.eval_mode = eval_mode or previous
+    model.eval()
+    collected: dict[str, list[torch.Tensor]] = {}
+    try:
+        for start in range(0, len(ordered), batch_size):
+            batch = _collate(list(ordered[start : start + batch_size])).to(device)
+            for key, value in model.validation_step(batch).items():
+                collected.setdefault(key, []).append(value.detach().float().cpu())
+    finally:
+        model.config.eval_mode = previous
+    return model.compute_metrics({k: torch.cat(v) for k, v in collected.items()})
+
+
 def _collate(items: list[Any]) -> Any:
     from torch_geometric.data import Batch
 
@@ -100,7 +159,7 @@ def fit_relief(
     resume_from: str | Path | None = None,
     overwrite_output_dir: bool = False,
     head_batch_size: int = 128,
-    eval_batch_size: int = 512,
+    eval_batch_size: int | None = None,
     device: str = "auto",
     precision: str = "no",
     verbose: bool = False,
@@ -133,7 +192,8 @@ def fit_relief(
         overwrite_output_dir: Start over in an ``output_dir`` holding an earlier run's
             checkpoints (deleting them) instead of refusing.
         head_batch_size: Graphs per head-phase batch (the official code uses one batch of <= 128).
-        eval_batch_size: Graphs per evaluation batch.
+        eval_batch_size: Graphs per evaluation batch (default :data:`EVAL_BATCH_SIZE`); the
+            validation graphs are evaluated in order of size (:func:`size_sorted`).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         precision: ``"no"``, ``"fp16"`` or ``"bf16"``: the head phase's mixed precision (CUDA).
         verbose: Print one line per epoch.
@@ -149,6 +209,7 @@ def fit_relief(
     if resume_from is not None and output_dir is None:
         raise ValueError("resume_from: resuming needs the output_dir the run was saved in")
     seed_everything(c.seed)
+    eval_batch_size = EVAL_BATCH_SIZE if eval_batch_size is None else eval_batch_size
     out = Path(output_dir) if output_dir else None
     head_args = TrainingArguments(
         lr=c.head_lr,
@@ -169,7 +230,7 @@ def fit_relief(
         model,
         head_args,
         train_data=list(train_graphs),
-        eval_data=list(val_graphs),
+        eval_data=size_sorted(val_graphs),
         collate_fn=_collate,
         param_groups=model.param_groups(),
     )

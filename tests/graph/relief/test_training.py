@@ -304,13 +304,13 @@ def test_core_trainer_forwards_data_and_arguments_to_fit_relief(monkeypatch, tmp
         "verbose": False,
     }
     assert (state.best_metric, state.best_step, state.finished) == (0.625, 3, True)
-    # without eval data RELIEF scores the training graphs; eval batches default to 512
+    # without eval data RELIEF scores the training graphs; fit_relief's eval batch size applies
     calls.clear()
     args = mp.TrainingArguments(verbose=True, tensorboard=False, device="cpu")
     mp.Trainer(model, args, train_data=graphs[:4]).fit()
     ((_, train, evaluation, kwargs),) = calls
     assert evaluation == train == graphs[:4]
-    assert kwargs["eval_batch_size"] == 512 and kwargs["verbose"] is True
+    assert kwargs["eval_batch_size"] is None and kwargs["verbose"] is True
     assert kwargs["output_dir"] is None and kwargs["overwrite_output_dir"] is False
     calls.clear()  # fit(resume_from=...) reaches fit_relief (mutmut: it was dropped unnoticed)
     mp.Trainer(model, args, train_data=graphs[:4]).fit(resume_from="latest")

@@ -1,0 +1,145 @@
+"""RELIEF's evaluation in size-sorted batches: the same scores as one batch, fewer GNN passes."""
+
+import pytest
+import torch
+
+pytest.importorskip("torch_geometric")
+pytest.importorskip("stable_baselines3")
+from torch_geometric.data import Batch  # noqa: E402
+
+import modalprompt as mp  # noqa: E402
+from modalprompt.graph.relief import evaluate_relief  # noqa: E402
+from modalprompt.graph.relief.train import EVAL_BATCH_SIZE, fit_relief, size_sorted  # noqa: E402
+from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn  # noqa: E402
+
+
+def _model(**overrides):
+    torch.manual_seed(0)
+    base = dict(
+        num_outputs=1,
+        max_nodes=16,
+        ensemble_size=2,
+        minibatch_size=16,
+        total_epochs=3,
+        skip_epochs=1,
+        alpha_discrete=1.0,
+        head_epochs=1,
+    )
+    return mp.get_prompt_model(tiny_gnn(), mp.get_config("relief", **{**base, **overrides}))
+
+
+def _count_encoded_nodes(monkeypatch, model) -> list[int]:
+    """Record the node count of every GNN pass of ``model``'s backbone."""
+    counts: list[int] = []
+    encode = model.backbone.encode
+
+    def counting(x, data):
+        counts.append(int(x.shape[0]))
+        return encode(x, data)
+
+    monkeypatch.setattr(model.backbone, "encode", counting)
+    return counts
+
+
+def test_size_sorted_is_a_stable_sort_by_node_count():
+    graphs = procedural_graphs(20, min_nodes=3, max_nodes=9, seed=2)
+    ordered = size_sorted(graphs)
+    assert sorted(map(id, ordered)) == sorted(map(id, graphs))
+    sizes = [int(g.num_nodes) for g in ordered]
+    assert sizes == sorted(sizes) and sizes != [int(g.num_nodes) for g in graphs]
+    for size in set(sizes):  # equal sizes keep their order
+        same = [id(g) for g in graphs if int(g.num_nodes) == size]
+        assert [id(g) for g in ordered if int(g.num_nodes) == size] == same
+
+
+def test_sorted_batches_score_as_one_batch_with_fewer_gnn_node_passes(monkeypatch):
+    graphs = procedural_graphs(24, min_nodes=3, max_nodes=16, seed=5)
+    model = _model().eval()
+    counts = _count_encoded_nodes(monkeypatch, model)
+    model.config.eval_mode = "deterministic"
+    whole = model.compute_metrics(model.validation_step(Batch.from_data_list(graphs)))
+    one_batch_cost = sum(counts)
+    counts.clear()
+    model.config.eval_mode = "sample"
+    metrics = evaluate_relief(model, graphs, batch_size=4, eval_mode="deterministic")
+    assert model.config.eval_mode == "sample"  # the override is for the call only
+    for key in ("roc_auc", "pcr", "apm"):
+        assert metrics[key] == pytest.approx(whole[key], abs=1e-6)
+    sorted_cost = sum(counts)
+    # the cost is that of the size-sorted batches: a batch rolls out for its largest graph
+    counts.clear()
+    ordered = size_sorted(graphs)
+    model.config.eval_mode = "deterministic"
+    for start in range(0, len(ordered), 4):
+        model.validation_step(Batch.from_data_list(ordered[start : start + 4]))
+    assert sorted_cost == sum(counts)
+    assert sorted_cost < 0.85 * one_batch_cost  # 3,406 vs 4,230 node passes
+
+
+def test_evaluate_relief_sampled_mode_is_seeded_and_uses_the_config_mode():
+    graphs = procedural_graphs(12, min_nodes=3, max_nodes=10, seed=1)
+    model = _model()
+    model.train()
+    first = evaluate_relief(model, graphs, batch_size=5)
+    assert not model.training  # left in eval mode
+    assert evaluate_relief(model, graphs, batch_size=5) == first
+    model.config.eval_mode = "deterministic"
+    assert evaluate_relief(model, graphs, batch_size=5) == evaluate_relief(
+        model, graphs, batch_size=5, eval_mode="deterministic"
+    )
+
+
+def test_fit_relief_validates_in_size_sorted_batches(monkeypatch):
+    graphs = procedural_graphs(20, min_nodes=3, max_nodes=12, num_tasks=1, seed=4)
+    train, val = graphs[:8], graphs[8:]
+    model = _model()
+    seen: list[list[int]] = []
+    step = model.validation_step
+
+    def recording(batch):
+        seen.append(torch.bincount(batch.batch).tolist())
+        return step(batch)
+
+    monkeypatch.setattr(model, "validation_step", recording)
+    history = fit_relief(model, train, val, eval_batch_size=5)
+    evaluations = sum("val_roc_auc" in e for e in history.epochs)
+    assert evaluations >= 2
+    expected = sorted(int(g.num_nodes) for g in val)
+    assert len(seen) == evaluations * 3 and all(len(b) <= 5 for b in seen)
+    per_evaluation = [sum(seen[i : i + 3], []) for i in range(0, len(seen), 3)]
+    assert all(sizes == expected for sizes in per_evaluation)
+
+
+def test_fit_relief_default_eval_batch_size(monkeypatch):
+    graphs = procedural_graphs(EVAL_BATCH_SIZE + 10, min_nodes=3, max_nodes=6, seed=4)
+    model = _model(total_epochs=2, skip_epochs=2)
+    seen: list[int] = []
+    step = model.validation_step
+
+    def recording(batch):
+        seen.append(int(batch.num_graphs))
+        return step(batch)
+
+    monkeypatch.setattr(model, "validation_step", recording)
+    fit_relief(model, graphs[:6], graphs[6:])
+    assert seen and seen[:1] == [EVAL_BATCH_SIZE]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"graphs": []}, "graphs: nothing to evaluate (an empty sequence)"),
+        ({"batch_size": 0}, "batch_size must be a positive int, got 0"),
+        ({"batch_size": True}, "batch_size must be a positive int, got True"),
+        (
+            {"eval_mode": "argmax"},
+            "eval_mode must be 'sample', 'deterministic' or None, got 'argmax'",
+        ),
+    ],
+)
+def test_evaluate_relief_refuses_bad_arguments(kwargs, message):
+    model = _model()
+    arguments = {"graphs": procedural_graphs(3), **kwargs}
+    with pytest.raises(ValueError) as excinfo:
+        evaluate_relief(model, **arguments)
+    assert str(excinfo.value) == message
