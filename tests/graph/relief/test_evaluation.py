@@ -7,25 +7,16 @@ pytest.importorskip("torch_geometric")
 pytest.importorskip("stable_baselines3")
 from torch_geometric.data import Batch  # noqa: E402
 
-import modalprompt as mp  # noqa: E402
 from modalprompt.graph.relief import evaluate_relief  # noqa: E402
 from modalprompt.graph.relief.train import EVAL_BATCH_SIZE, fit_relief, size_sorted  # noqa: E402
-from modalprompt.graph.synthetic import procedural_graphs, tiny_gnn  # noqa: E402
+from modalprompt.graph.synthetic import procedural_graphs  # noqa: E402
+from tests.graph.relief.test_training import _model as relief_model  # noqa: E402
 
 
 def _model(**overrides):
-    torch.manual_seed(0)
-    base = dict(
-        num_outputs=1,
-        max_nodes=16,
-        ensemble_size=2,
-        minibatch_size=16,
-        total_epochs=3,
-        skip_epochs=1,
-        alpha_discrete=1.0,
-        head_epochs=1,
-    )
-    return mp.get_prompt_model(tiny_gnn(), mp.get_config("relief", **{**base, **overrides}))
+    """test_training's tiny RELIEF model, with room for 16 nodes and a short schedule."""
+    short = dict(max_nodes=16, total_epochs=3, skip_epochs=1, head_epochs=1)
+    return relief_model(**{**short, **overrides})
 
 
 def _count_encoded_nodes(monkeypatch, model) -> list[int]:
