@@ -25,7 +25,8 @@ trains with the GNN's dropout at 0.5 as the official node-level code does (``tas
 
 Run time on one CPU thread: graph level with the small GIN about 55 min (3 seeds, BBBP/BACE/
 ClinTox); on the official checkpoints see the end of this docstring; node level
-``--quick`` about 6 min for one seed, the pre-training included (370 s measured); the full node
+``--quick`` 4-6 min for one seed, the pre-training included (370 s in an earlier session; 256 s
+with RELIEF's size-sorted evaluation, the machine otherwise idle); the full node
 level (500 validation subgraphs rolled out from epoch 5 of RELIEF's 50, hidden 128) about an hour
 per seed (3,835 s and 3,776 s measured with the earlier pre-training, and before RELIEF
 evaluated in size-sorted batches, which made a HIV seed 3.4 times as fast).
