@@ -27,9 +27,10 @@ Run time on one CPU thread: graph level with the small GIN about 55 min (3 seeds
 ClinTox); on the official checkpoints see the end of this docstring; node level
 ``--quick`` 4-6 min for one seed, the pre-training included (370 s in an earlier session; 256 s
 with RELIEF's size-sorted evaluation, the machine otherwise idle); the full node
-level (500 validation subgraphs rolled out from epoch 5 of RELIEF's 50, hidden 128) about an hour
-per seed (3,835 s and 3,776 s measured with the earlier pre-training, and before RELIEF
-evaluated in size-sorted batches, which made a HIV seed 3.4 times as fast).
+level (500 validation subgraphs rolled out from epoch 5 of RELIEF's 50, hidden 128) about 40 min
+per seed: 2,350 s for seed 0 with RELIEF's size-sorted evaluation (2026-12-05, the other core
+busy part of the time; RELIEF 68.8 accuracy / 68.8 macro-F1, GPF-plus 70.6 / 69.3, head-only
+68.2 / 68.7, full FT 67.8 / 69.0), 3,835 s and 3,776 s before it with the earlier pre-training.
 
 Graph level on the official checkpoints, measured 2026-12-04/05 with the heads standardised
 (``head_standardize``, on for head-only, GPF, GPF-plus and RELIEF; full fine-tuning keeps the
