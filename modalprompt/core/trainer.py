@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDa
 from modalprompt.core.callbacks import Callback, MetricsLogger, ProgressBar
 from modalprompt.core.device import autocast, resolve_device, to_device
 from modalprompt.core.distributed import DistributedContext, all_reduce_mean, distributed_context
+from modalprompt.core.evaluation import gather_outputs
 from modalprompt.core.optim import build_optimizer, build_scheduler
 from modalprompt.core.seeding import capture_rng_state, restore_rng_state, seed_everything
 from modalprompt.core.trainer_checkpoint import (
@@ -56,9 +57,6 @@ from modalprompt.core.training_args import TrainingArguments
 __all__ = ["Trainer", "NonFiniteLossError"]
 
 StepFn = Callable[[Any], Mapping[str, torch.Tensor]]
-
-# evaluation outputs that are targets, not predictions: NaN there can mean "missing label"
-_TARGET_KEYS = frozenset({"labels", "label", "targets", "target", "y"})
 
 
 class _StepModule(nn.Module):
@@ -426,19 +424,16 @@ class Trainer(CheckpointingMixin):
             raise ValueError("evaluate: no data given and the trainer has no eval_data")
         was_training = self.model.training
         self.model.eval()
-        collected: dict[str, list[torch.Tensor]] = {}
-        for batch in self._loader(dataset, self._in_order(dataset), collate):
-            with autocast(self.device, self.args.precision):
-                out = self.eval_fn(to_device(batch, self.device))
-            for key, value in out.items():
-                collected.setdefault(key, []).append(
-                    value.detach().float().cpu()
-                    if value.is_floating_point()
-                    else value.detach().cpu()
-                )
-        self.model.train(was_training)
-        outputs = {k: torch.cat(v) for k, v in collected.items()}
-        _check_finite_outputs(outputs)
+
+        def batch_outputs() -> Iterable[Mapping[str, torch.Tensor]]:
+            for batch in self._loader(dataset, self._in_order(dataset), collate):
+                with autocast(self.device, self.args.precision):
+                    yield self.eval_fn(to_device(batch, self.device))
+
+        try:
+            outputs = gather_outputs(batch_outputs())
+        finally:
+            self.model.train(was_training)
         return self.metrics_fn(outputs)
 
     def evaluate_and_track(self) -> dict[str, float] | None:
@@ -501,19 +496,3 @@ class Trainer(CheckpointingMixin):
             cb.on_fit_end(self)
         self.model.eval()
         return self.state
-
-
-def _check_finite_outputs(outputs: Mapping[str, torch.Tensor]) -> None:
-    """Predictions with NaN/inf would be scored as (wrong) answers: refuse them, naming where."""
-    for key, value in outputs.items():
-        if key in _TARGET_KEYS or not value.is_floating_point() or value.ndim == 0:
-            continue
-        bad = (~torch.isfinite(value.reshape(len(value), -1))).any(dim=1)
-        if bool(bad.any()):
-            where = bad.nonzero().flatten().tolist()
-            raise ValueError(
-                f"evaluation: {len(where)} of {len(value)} examples gave non-finite {key!r} "
-                f"outputs (examples {where[:10]}{' ...' if len(where) > 10 else ''} in data "
-                "order); they would be scored as wrong answers. Check the evaluation data for "
-                "NaN/inf"
-            )

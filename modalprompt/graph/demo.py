@@ -156,7 +156,6 @@ def _relief_vs_gpf_plus(quick: bool, emit: Callable[[Any], None]) -> None:
         ),
     )
     fit_relief(relief, train, val)
-    relief.eval()
     metrics = evaluate_relief(relief, test)
     trainable = relief.num_parameters(True)
     emit(

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from modalprompt.core.evaluation import gather_outputs
 from modalprompt.core.phases import ModuleState, Phase, PhaseRunner, Repeat, ValueState
 from modalprompt.core.seeding import seed_everything
 from modalprompt.core.state_tree import GeneratorState
@@ -42,6 +43,7 @@ __all__ = [
     "ensemble_splits",
     "size_bucketed_batches",
     "size_sorted",
+    "size_order",
 ]
 
 #: Graphs per evaluation batch when none is given. Evaluation batches are cut from the graphs
@@ -107,7 +109,12 @@ def size_sorted(graphs: Sequence[Any]) -> list[Any]:
     the sorted list hold graphs of similar size and roll out for about as many steps as their
     graphs have nodes. The official code evaluates in dataset order.
     """
-    return sorted(graphs, key=lambda g: int(g.num_nodes))
+    return [graphs[i] for i in size_order(graphs)]
+
+
+def size_order(graphs: Sequence[Any]) -> list[int]:
+    """Positions ``0..len(graphs)-1`` in the order of :func:`size_sorted`."""
+    return sorted(range(len(graphs)), key=lambda i: int(graphs[i].num_nodes))
 
 
 @torch.no_grad()
@@ -129,19 +136,19 @@ def evaluate_relief(
     if eval_mode not in (None, "sample", "deterministic"):
         raise ValueError(f"eval_mode must be 'sample', 'deterministic' or None, got {eval_mode!r}")
     device = next(model.parameters()).device
-    ordered = size_sorted(graphs)
+    order = size_order(graphs)
     previous = model.config.eval_mode
     model.config.eval_mode = eval_mode or previous
     model.eval()
-    collected: dict[str, list[torch.Tensor]] = {}
+    batches = (
+        _collate([graphs[i] for i in order[start : start + batch_size]]).to(device)
+        for start in range(0, len(order), batch_size)
+    )
     try:
-        for start in range(0, len(ordered), batch_size):
-            batch = _collate(list(ordered[start : start + batch_size])).to(device)
-            for key, value in model.validation_step(batch).items():
-                collected.setdefault(key, []).append(value.detach().float().cpu())
+        outputs = gather_outputs((model.validation_step(b) for b in batches), order)
     finally:
         model.config.eval_mode = previous
-    return model.compute_metrics({k: torch.cat(v) for k, v in collected.items()})
+    return model.compute_metrics(outputs)
 
 
 def _collate(items: list[Any]) -> Any:

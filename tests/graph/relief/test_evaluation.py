@@ -134,3 +134,40 @@ def test_evaluate_relief_refuses_bad_arguments(kwargs, message):
     with pytest.raises(ValueError) as excinfo:
         evaluate_relief(model, **arguments)
     assert str(excinfo.value) == message
+
+
+def test_evaluate_relief_refuses_non_finite_predictions_naming_data_positions(monkeypatch):
+    graphs = procedural_graphs(9, min_nodes=3, max_nodes=8, seed=2)
+    largest = max(int(g.num_nodes) for g in graphs)
+    expected = [i for i, g in enumerate(graphs) if int(g.num_nodes) == largest]
+    assert expected != list(range(len(expected)))  # the largest are not simply first
+    model = _model()
+    step = model.validation_step
+
+    def nan_for_the_largest(batch):
+        out = step(batch)
+        sizes = torch.bincount(batch.batch)
+        out["logits"] = torch.where((sizes == largest)[:, None], float("nan"), out["logits"])
+        return out
+
+    monkeypatch.setattr(model, "validation_step", nan_for_the_largest)
+    with pytest.raises(ValueError) as excinfo:
+        evaluate_relief(model, graphs, batch_size=4)
+    assert str(excinfo.value) == (
+        f"evaluation: {len(expected)} of 9 examples gave non-finite 'logits' outputs (examples "
+        f"{expected} in data order); they would be scored as wrong answers. Check the "
+        "evaluation data for NaN/inf"
+    )
+
+
+def test_gather_outputs_puts_rows_back_in_data_order():
+    from modalprompt.core.evaluation import gather_outputs
+
+    batches = [{"logits": torch.tensor([[2.0], [0.0]]), "labels": torch.tensor([2, 0])},
+               {"logits": torch.tensor([[1.0]]), "labels": torch.tensor([1])}]  # fmt: skip
+    outputs = gather_outputs(batches, order=[2, 0, 1])
+    assert outputs["logits"].flatten().tolist() == [0.0, 1.0, 2.0]
+    assert outputs["labels"].tolist() == [0, 1, 2]
+    with pytest.raises(ValueError) as excinfo:
+        gather_outputs(batches, order=[0, 1])
+    assert str(excinfo.value) == "order: 2 positions for 3 rows of 'logits'"
