@@ -216,7 +216,14 @@ def fit_relief(
     if resume_from is not None and output_dir is None:
         raise ValueError("resume_from: resuming needs the output_dir the run was saved in")
     seed_everything(c.seed)
-    eval_batch_size = EVAL_BATCH_SIZE if eval_batch_size is None else eval_batch_size
+    if eval_batch_size is None:
+        eval_batch_size = EVAL_BATCH_SIZE
+    elif (
+        isinstance(eval_batch_size, bool)
+        or not isinstance(eval_batch_size, int)
+        or eval_batch_size < 1
+    ):
+        raise ValueError(f"eval_batch_size must be a positive int or None, got {eval_batch_size!r}")
     out = Path(output_dir) if output_dir else None
     head_args = TrainingArguments(
         lr=c.head_lr,

@@ -171,3 +171,11 @@ def test_gather_outputs_puts_rows_back_in_data_order():
     with pytest.raises(ValueError) as excinfo:
         gather_outputs(batches, order=[0, 1])
     assert str(excinfo.value) == "order: 2 positions for 3 rows of 'logits'"
+
+
+@pytest.mark.parametrize("bad", [0, -3, True, 2.0])
+def test_fit_relief_refuses_a_bad_eval_batch_size(bad):
+    graphs = procedural_graphs(6)
+    with pytest.raises(ValueError) as excinfo:
+        fit_relief(_model(), graphs[:3], graphs[3:], eval_batch_size=bad)
+    assert str(excinfo.value) == f"eval_batch_size must be a positive int or None, got {bad!r}"
